@@ -1,0 +1,74 @@
+"""Plain HTTP routes: ``/healthz``, ``/config`` and the ``/debug/*`` ring buffers."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from realtime_stt.access import token_matches
+from realtime_stt.debug_log import BUFFER_NAMES, BufferName
+from realtime_stt.services import Services
+
+
+def get_services(request: Request) -> Services:
+    """The process's shared :class:`Services`, set by ``create_app``."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz(services: ServicesDep) -> JSONResponse:
+    """200 once the engine is ready, 503 while it loads or after it failed to load."""
+    engine = services.engine
+    status = "ok" if engine.ready else "starting"
+    if services.engine_error is not None:
+        status = "error"
+    body: dict[str, Any] = {
+        "status": status,
+        "engine": engine.name,
+        "model": engine.model,
+        "ready": engine.ready,
+        "sessions": len(services.sessions.open),
+        "max_sessions": services.sessions.capacity,
+        "uptime_s": round(time.monotonic() - services.started_at, 3),
+    }
+    if services.engine_error is not None:
+        body["error"] = services.engine_error
+    return JSONResponse(body, status_code=200 if status == "ok" else 503)
+
+
+@router.get("/config")
+def config(services: ServicesDep) -> dict[str, Any]:
+    """The effective configuration; secrets appear only as ``{"set": true|false}``."""
+    return services.settings.public_view()
+
+
+def _require_debug_token(request: Request, services: ServicesDep) -> None:
+    if not token_matches(services.settings.debug_token, request.headers, request.query_params):
+        raise HTTPException(status_code=401, detail="debug token required")
+
+
+debug_router = APIRouter(prefix="/debug", dependencies=[Depends(_require_debug_token)])
+
+
+def _make_debug_route(name: BufferName) -> None:
+    def read_buffer(
+        services: ServicesDep,
+        limit: Annotated[int | None, Query(ge=1)] = None,
+        session_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return services.debug.read(name, limit=limit, session_id=session_id)
+
+    read_buffer.__doc__ = f"The newest entries of the {name} ring buffer, oldest first."
+    debug_router.add_api_route(f"/{name}", read_buffer, methods=["GET"], name=f"debug-{name}")
+
+
+for _name in BUFFER_NAMES:
+    _make_debug_route(_name)

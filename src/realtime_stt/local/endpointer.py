@@ -1,0 +1,102 @@
+"""Utterance boundaries from per-frame speech probabilities (sans-I/O).
+
+:class:`Endpointer` consumes Silero probabilities, one per 512-sample frame, and reports where
+utterances start and end, in samples from the start of the stream:
+
+- a start is *confirmed* once ``min_speech_frames`` speech frames have been seen since the first
+  one, with no ``min_silence`` gap in between; it is placed ``pad`` samples before that first frame;
+- an end is reported after ``min_silence`` of non-speech (probability under ``threshold - 0.15``),
+  placed ``pad`` samples after the last speech frame.
+
+A lone click or breath shorter than ``min_speech_frames`` never opens an utterance, so silence and
+short noises produce no text at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from realtime_stt.local.vad import FRAME
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceStart:
+    """Speech confirmed; the utterance begins at ``sample``."""
+
+    sample: int
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceEnd:
+    """Silence confirmed; the utterance ended at ``sample``."""
+
+    sample: int
+
+
+Boundary = UtteranceStart | UtteranceEnd
+
+
+class Endpointer:
+    """Speech/silence state machine over VAD frames."""
+
+    def __init__(
+        self,
+        *,
+        threshold: float,
+        min_silence_ms: int,
+        pad_ms: int,
+        min_speech_ms: int = 160,
+        sample_rate: int = 16_000,
+    ) -> None:
+        self.threshold = threshold
+        self.neg_threshold = max(threshold - 0.15, 0.01)
+        frame_ms = FRAME * 1000 / sample_rate
+        self.min_silence_frames = max(1, round(min_silence_ms / frame_ms))
+        self.min_speech_frames = max(1, round(min_speech_ms / frame_ms))
+        self.pad = pad_ms * sample_rate // 1000
+        self.frames_seen = 0
+        self.in_speech = False
+        self._candidate: int | None = None
+        self._speech_frames = 0
+        self._last_speech: int | None = None
+
+    def reset(self) -> None:
+        """Forget any speech in progress (after a forced final); the next speech opens anew."""
+        self.in_speech = False
+        self._candidate = None
+        self._speech_frames = 0
+        self._last_speech = None
+
+    def feed(self, probs: npt.NDArray[np.float32]) -> list[Boundary]:
+        """Consume the probabilities of the next frames; return the boundaries they confirm."""
+        found: list[Boundary] = []
+        for prob in probs.tolist():
+            frame = self.frames_seen
+            self.frames_seen += 1
+            if prob >= self.threshold:
+                self._on_speech(frame, found)
+            elif prob < self.neg_threshold or not self.in_speech:
+                self._on_silence(frame, found)
+        return found
+
+    def _on_speech(self, frame: int, found: list[Boundary]) -> None:
+        self._last_speech = frame
+        if self.in_speech:
+            return
+        if self._candidate is None:
+            self._candidate, self._speech_frames = frame, 0
+        self._speech_frames += 1
+        if self._speech_frames >= self.min_speech_frames:
+            self.in_speech = True
+            found.append(UtteranceStart(max(0, self._candidate * FRAME - self.pad)))
+
+    def _on_silence(self, frame: int, found: list[Boundary]) -> None:
+        if self._last_speech is None or frame - self._last_speech < self.min_silence_frames:
+            return
+        if self.in_speech:
+            end = min((self._last_speech + 1) * FRAME + self.pad, (frame + 1) * FRAME)
+            found.append(UtteranceEnd(end))
+        self.reset()

@@ -1,0 +1,305 @@
+"""One local streaming session: commands in, engine events out (see ``local.engine``).
+
+Commands (audio, flush, end) queue in order and one task consumes them, so a flush or an end always
+applies to exactly the audio pushed before it. Audio is scored by the VAD in blocks of at most
+``block_s`` seconds; each block's boundaries are handled before the next block is scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+import anyio
+import numpy as np
+import numpy.typing as npt
+
+from realtime_stt.engine.protocol import (
+    EngineError,
+    EngineEvent,
+    Final,
+    Partial,
+    SpeechStarted,
+    WordTiming,
+)
+from realtime_stt.local.agreement import LocalAgreement
+from realtime_stt.local.compute import Compute
+from realtime_stt.local.decoder import Decoded, DecodeOptions, UtteranceDecoder
+from realtime_stt.local.endpointer import Endpointer, UtteranceStart
+from realtime_stt.local.vad import StreamingVad
+
+log = logging.getLogger(__name__)
+SAMPLE_RATE = 16_000
+Audio = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingOptions:
+    """Streaming knobs of the local engine.
+
+    Attributes:
+        final: decode options for finals (beam search).
+        partial: decode options for partials (greedy).
+        partial_interval_s: audio between two partial decodes of one utterance.
+        vad_threshold: Silero speech probability that counts as speech.
+        min_silence_ms: silence that ends an utterance.
+        speech_pad_ms: audio kept before the first and after the last speech frame.
+        max_utterance_s: an utterance this long is cut at a word boundary.
+        max_backlog_s: unprocessed audio beyond this ends the session (``engine_overloaded``).
+        block_s: the VAD's step; boundaries are acted on between blocks.
+    """
+
+    final: DecodeOptions = field(default_factory=lambda: DecodeOptions(beam_size=5))
+    partial: DecodeOptions = field(default_factory=lambda: DecodeOptions(beam_size=1))
+    partial_interval_s: float = 0.6
+    vad_threshold: float = 0.5
+    min_silence_ms: int = 400
+    speech_pad_ms: int = 200
+    max_utterance_s: float = 20.0
+    max_backlog_s: float = 120.0
+    block_s: float = 0.25
+
+
+class _Flush:
+    pass
+
+
+class _End:
+    pass
+
+
+@dataclass(slots=True)
+class _Utterance:
+    segment_id: int
+    start: int
+    partial_due: int
+    agreement: LocalAgreement = field(default_factory=LocalAgreement)
+
+
+class _AudioBuffer:
+    """The recent audio of a stream, addressed by absolute sample index."""
+
+    def __init__(self) -> None:
+        self._blocks: deque[Audio] = deque()
+        self.base = 0
+        self.end = 0
+
+    def append(self, block: Audio) -> None:
+        self._blocks.append(block)
+        self.end += block.size
+
+    def slice(self, start: int, stop: int) -> Audio:
+        start, stop = max(start, self.base), min(stop, self.end)
+        if stop <= start:
+            return np.zeros(0, dtype=np.float32)
+        joined = np.concatenate(list(self._blocks)) if len(self._blocks) > 1 else self._blocks[0]
+        return joined[start - self.base : stop - self.base]
+
+    def trim_before(self, sample: int) -> None:
+        while self._blocks and self.base + self._blocks[0].size <= sample:
+            self.base += self._blocks.popleft().size
+
+
+class LocalSession:
+    """Implements ``EngineSession`` for the local engine."""
+
+    def __init__(self, decoder: UtteranceDecoder, compute: Compute, options: StreamingOptions):
+        self._decoder = decoder
+        self._compute = compute
+        self._options = options
+        self._commands: deque[Audio | _Flush | _End] = deque()
+        self._wake = asyncio.Event()
+        self._send, self._receive = anyio.create_memory_object_stream[EngineEvent](64)
+        self._audio = _AudioBuffer()
+        self._vad = StreamingVad()
+        self._endpointer = Endpointer(
+            threshold=options.vad_threshold,
+            min_silence_ms=options.min_silence_ms,
+            pad_ms=options.speech_pad_ms,
+        )
+        self._utterance: _Utterance | None = None
+        self._next_segment = 0
+        self._partial_running = False
+        self._ended = False
+        self._backlog = 0
+        self._tasks: anyio.abc.TaskGroup | None = None
+
+    # -- EngineSession -----------------------------------------------------------------------
+
+    def push_audio(self, pcm: bytes) -> None:
+        """Queue PCM16 audio at 16 kHz; ignored after :meth:`end_input`."""
+        if self._ended or not pcm:
+            return
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / np.float32(32768.0)
+        self._backlog += samples.size
+        self._commands.append(samples)
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Finalize the utterance in progress once the audio before this call is scored."""
+        if not self._ended:
+            self._commands.append(_Flush())
+            self._wake.set()
+
+    def end_input(self) -> None:
+        """Finish: the last utterance is finalized and the event stream ends."""
+        if not self._ended:
+            self._ended = True
+            self._commands.append(_End())
+            self._wake.set()
+
+    def __aiter__(self) -> AsyncIterator[EngineEvent]:
+        return self._receive.__aiter__()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the session's task for the duration of the context."""
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
+            tasks.start_soon(self._run)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                self._receive.close()
+
+    # -- the session task --------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        async with self._send:
+            try:
+                await self._consume_commands()
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as exc:
+                log.exception("local session failed")
+                message = str(exc) or type(exc).__name__
+                await self._send.send(EngineError("engine_failure", message, fatal=True))
+
+    async def _consume_commands(self) -> None:
+        limit = int(self._options.max_backlog_s * SAMPLE_RATE)
+        while True:
+            while not self._commands:
+                self._wake.clear()
+                await self._wake.wait()
+            if self._backlog > limit:
+                message = "audio arrives faster than it can be transcribed"
+                await self._send.send(EngineError("engine_overloaded", message, fatal=True))
+                return
+            command = self._commands.popleft()
+            if isinstance(command, np.ndarray):
+                self._backlog -= command.size
+                await self._consume_audio(command)
+            elif isinstance(command, _Flush):
+                await self._finalize(self._audio.end)
+                self._endpointer.reset()
+            else:
+                await self._finalize(self._audio.end)
+                return
+
+    async def _consume_audio(self, samples: Audio) -> None:
+        block = max(512, int(self._options.block_s * SAMPLE_RATE))
+        for offset in range(0, samples.size, block):
+            chunk = samples[offset : offset + block]
+            probs = await self._compute.run(partial(self._vad.process, chunk))
+            self._audio.append(chunk)
+            for boundary in self._endpointer.feed(probs):
+                if isinstance(boundary, UtteranceStart):
+                    await self._open(boundary.sample)
+                else:
+                    await self._finalize(boundary.sample)
+            utterance = self._utterance
+            max_samples = int(self._options.max_utterance_s * SAMPLE_RATE)
+            if utterance is not None and self._audio.end - utterance.start >= max_samples:
+                await self._cut(utterance)
+            self._maybe_start_partial()
+            keep = self._utterance.start if self._utterance else self._audio.end - 2 * SAMPLE_RATE
+            self._audio.trim_before(keep)
+
+    async def _open(self, start: int) -> None:
+        interval = int(self._options.partial_interval_s * SAMPLE_RATE)
+        utterance = _Utterance(self._next_segment, start, start + interval)
+        self._next_segment += 1
+        self._utterance = utterance
+        await self._send.send(SpeechStarted(utterance.segment_id, start / SAMPLE_RATE))
+
+    async def _finalize(self, end: int) -> None:
+        utterance, self._utterance = self._utterance, None
+        if utterance is None:
+            return
+        audio = self._audio.slice(utterance.start, end)
+        result = await self._decode_final(audio)
+        await self._send.send(_final(utterance, result, utterance.start, end))
+
+    async def _cut(self, utterance: _Utterance) -> None:
+        end = self._audio.end
+        audio = self._audio.slice(utterance.start, end)
+        result = await self._decode_final(audio)
+        keep_until = audio.size / SAMPLE_RATE - 1.0
+        kept = tuple(w for w in result.words if w.end_s <= keep_until)
+        if kept:
+            cut = utterance.start + round(kept[-1].end_s * SAMPLE_RATE)
+            text = "".join(w.word for w in kept).strip()
+            result = Decoded(text, kept, result.no_speech_prob, result.avg_logprob, 0.0)
+        else:
+            cut = end
+        await self._send.send(_final(utterance, result, utterance.start, cut))
+        self._utterance = None
+        await self._open(cut)
+
+    async def _decode_final(self, audio: Audio) -> Decoded:
+        decode = self._decoder.decode
+        options = self._options.final
+
+        def run() -> Decoded:
+            return decode(audio, options, words=True)
+
+        return await self._compute.run(run)
+
+    def _maybe_start_partial(self) -> None:
+        utterance = self._utterance
+        if utterance is None or self._partial_running or self._tasks is None:
+            return
+        if self._audio.end < utterance.partial_due or not self._compute.has_spare():
+            return
+        self._partial_running = True
+        utterance.partial_due = self._audio.end + int(
+            self._options.partial_interval_s * SAMPLE_RATE
+        )
+        self._tasks.start_soon(self._partial, utterance, self._audio.end)
+
+    async def _partial(self, utterance: _Utterance, end: int) -> None:
+        audio = self._audio.slice(utterance.start, end)
+        decode = self._decoder.decode
+        options = self._options.partial
+
+        def run() -> Decoded:
+            return decode(audio, options, words=False)
+
+        try:
+            result = await self._compute.run(run)
+        finally:
+            self._partial_running = False
+        if self._utterance is not utterance or not result.text:
+            return
+        text = utterance.agreement.update(result.text)
+        event = Partial(
+            utterance.segment_id, text, utterance.start / SAMPLE_RATE, end / SAMPLE_RATE
+        )
+        try:
+            self._send.send_nowait(event)
+        except (anyio.WouldBlock, anyio.ClosedResourceError):
+            log.debug("partial for segment %d dropped", utterance.segment_id)
+
+
+def _final(utterance: _Utterance, result: Decoded, start: int, end: int) -> Final:
+    offset = start / SAMPLE_RATE
+    timings = tuple(
+        WordTiming(w.word.strip(), offset + w.start_s, offset + w.end_s) for w in result.words
+    )
+    return Final(utterance.segment_id, result.text, offset, end / SAMPLE_RATE, timings)

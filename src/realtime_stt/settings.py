@@ -1,0 +1,107 @@
+"""Service configuration: one pydantic-settings model read from the environment and ``.env``.
+
+Build it with :func:`get_settings` at the edge (the CLI entry point) and pass it down:
+``create_app(settings)``. Nothing imports a module-level settings object. ``.env.example`` lists
+every field below with its default.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_ORIGINS = ("https://stefan-api-test-6.lovable.app",)
+DEFAULT_ORIGIN_REGEX = (
+    r"https://([a-z0-9-]+\.)*lovable\.app|http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+)
+
+
+def _split_comma(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_comma)]
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; field names are the environment variable names, upper-cased."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # Engine choice
+    engine: Literal["auto", "local", "openai"] = "auto"
+    language: str = Field("sv", pattern=r"^[a-z]{2,3}$")
+
+    # Network
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    allowed_origins: CommaList = Field(default_factory=lambda: list(DEFAULT_ORIGINS))
+    allowed_origin_regex: str = DEFAULT_ORIGIN_REGEX
+    api_token: SecretStr | None = None
+
+    # Limits
+    max_frame_bytes: int = Field(1 << 20, ge=1024)
+    max_sessions: int = Field(8, ge=1)
+    max_session_seconds: float = Field(4 * 3600.0, gt=0)
+    outbox_size: int = Field(256, ge=8)
+
+    # Debug ring buffers
+    debug_endpoints: bool = True
+    debug_token: SecretStr | None = None
+    debug_buffer_size: int = Field(500, ge=1)
+
+    # Local engine
+    local_model: str = "bundled"
+    local_device: Literal["auto", "cpu", "cuda"] = "auto"
+    local_compute_type: str = "auto"
+    local_workers: int = Field(0, ge=0)
+    local_cpu_threads: int = Field(0, ge=0)
+    local_beam_size: int = Field(5, ge=1, le=10)
+    local_partial_interval_s: float = Field(0.6, gt=0)
+    local_vad_threshold: float = Field(0.5, gt=0, lt=1)
+    local_min_silence_ms: int = Field(400, ge=50)
+    local_speech_pad_ms: int = Field(200, ge=0)
+    local_max_utterance_s: float = Field(20.0, ge=5, le=28)
+
+    # OpenAI Realtime engine
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_realtime_model: str = "gpt-4o-mini-transcribe"
+    openai_prompt: str = ""
+    openai_vad_threshold: float = Field(0.5, ge=0, le=1)
+    openai_prefix_padding_ms: int = Field(300, ge=0)
+    openai_silence_duration_ms: int = Field(500, ge=0)
+    openai_noise_reduction: Literal["near_field", "far_field", "none"] = "near_field"
+
+    @model_validator(mode="after")
+    def _openai_needs_a_key(self) -> Settings:
+        if self.engine == "openai" and self.openai_api_key is None:
+            msg = "ENGINE=openai needs OPENAI_API_KEY"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def resolved_engine(self) -> Literal["local", "openai"]:
+        """The engine actually served: ``auto`` means OpenAI when a key is set, else local."""
+        if self.engine == "auto":
+            return "openai" if self.openai_api_key is not None else "local"
+        return self.engine
+
+    def public_view(self) -> dict[str, Any]:
+        """The effective configuration for ``GET /config``; secrets show only if they are set."""
+        view = self.model_dump(mode="json")
+        for name in ("api_token", "debug_token", "openai_api_key"):
+            view[name] = {"set": getattr(self, name) is not None}
+        view["resolved_engine"] = self.resolved_engine
+        return view
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the settings once from the environment and ``.env``."""
+    return Settings()

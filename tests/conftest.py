@@ -1,0 +1,140 @@
+"""Shared fixtures: speech fixtures, settings, apps through the real ASGI stack, a real server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from realtime_stt.app import create_app
+from realtime_stt.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLE_RATE = 16_000
+
+
+def speech(name: str) -> bytes:
+    """The PCM16 bytes of ``tests/fixtures/<name>.wav`` (16 kHz mono)."""
+    with wave.open(str(FIXTURES / f"{name}.wav")) as wav:
+        assert wav.getframerate() == SAMPLE_RATE
+        assert wav.getnchannels() == 1
+        frames: bytes = wav.readframes(wav.getnframes())
+        return frames
+
+
+def silence(seconds: float) -> bytes:
+    """Digital silence as PCM16 bytes."""
+    return b"\0\0" * int(seconds * SAMPLE_RATE)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for tests: no ``.env``, the local engine, and the given overrides."""
+    values: dict[str, Any] = {"engine": "local", "language": "en"}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def wait_ready(client: TestClient, timeout: float = 60.0) -> None:
+    """Poll ``/healthz`` until the engine is ready."""
+    deadline = time.monotonic() + timeout
+    while client.get("/healthz").status_code != 200:
+        assert time.monotonic() < deadline, "engine did not become ready"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def client_factory() -> Iterator[Callable[..., TestClient]]:
+    """Build ready TestClients for apps with the given settings overrides; closes them after."""
+    clients: list[TestClient] = []
+
+    def build(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(make_settings(**overrides)))
+        client.__enter__()
+        clients.append(client)
+        wait_ready(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(client_factory: Callable[..., TestClient]) -> TestClient:
+    """A ready TestClient with default test settings."""
+    return client_factory()
+
+
+class LiveServer:
+    """A real uvicorn server on a free loopback port, in a thread of this process."""
+
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self.port = _free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ws_max_size=settings.max_frame_bytes + 4096,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server_factory() -> Iterator[Callable[..., LiveServer]]:
+    """Start real servers with the given settings overrides; waits until each engine is ready."""
+    import httpx
+
+    servers: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        settings = make_settings(**overrides)
+        server = LiveServer(create_app(settings), settings).__enter__()
+        servers.append(server)
+        deadline = time.monotonic() + 60
+        while httpx.get(server.http_url + "/healthz").status_code != 200:
+            assert time.monotonic() < deadline, "engine did not become ready"
+            time.sleep(0.05)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__()

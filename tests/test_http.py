@@ -1,0 +1,140 @@
+"""HTTP routes: health, config, CORS and the debug ring buffers, through the real ASGI stack."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from realtime_stt.app import create_app
+from tests.conftest import make_settings, silence, speech
+from tests.wsutil import finish, stream
+
+ClientFactory = Callable[..., TestClient]
+
+
+class TestHealth:
+    def test_healthz_is_503_until_the_engine_is_ready_then_200(self) -> None:
+        """/healthz answers 503 while the model loads and 200 once it is ready."""
+        app = create_app(make_settings(local_workers=1, local_cpu_threads=1))
+        with TestClient(app) as client:
+            first = client.get("/healthz")
+            assert first.status_code == 503
+            assert first.json()["status"] == "starting"
+            with client.websocket_connect("/ws") as ws:
+                assert ws.receive_json()["code"] == "engine_not_ready"
+            from tests.conftest import wait_ready
+
+            wait_ready(client)
+            body = client.get("/healthz").json()
+        assert body["status"] == "ok"
+        assert body["engine"] == "local"
+        assert body["sessions"] == 0
+
+    def test_healthz_stays_503_when_the_model_cannot_load(self) -> None:
+        """A model path that does not exist leaves /healthz at 503 with the reason."""
+        app = create_app(make_settings(local_model="/nonexistent/model"))
+        with TestClient(app) as client:
+            for _ in range(100):
+                body = client.get("/healthz").json()
+                if body["status"] == "error":
+                    break
+            response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["status"] == "error"
+
+
+class TestConfig:
+    def test_config_never_shows_a_secret(self, client_factory: ClientFactory) -> None:
+        """Keys and tokens that are set appear only as set: true."""
+        client = client_factory(openai_api_key="sk-very-secret", engine="local", debug_token="dt")
+        response = client.get("/config?token=dt")
+        assert response.status_code == 200
+        assert "sk-very-secret" not in response.text
+        assert response.json()["openai_api_key"] == {"set": True}
+        assert response.json()["language"] == "en"
+
+    def test_invalid_setting_stops_startup_naming_the_variable(self) -> None:
+        """An invalid PORT exits with status 2 and one line naming PORT."""
+        result = subprocess.run(
+            [sys.executable, "-m", "realtime_stt"],
+            env={"PORT": "not-a-port", "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2
+        assert "PORT" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+class TestCors:
+    def test_allowed_origin_gets_cors_headers(self, client: TestClient) -> None:
+        """A *.lovable.app page may read the HTTP API."""
+        origin = "https://my-app.lovable.app"
+        response = client.get("/healthz", headers={"origin": origin})
+        assert response.headers["access-control-allow-origin"] == origin
+
+    def test_foreign_origin_gets_no_cors_headers(self, client: TestClient) -> None:
+        """Other origins get no CORS grant."""
+        response = client.get("/healthz", headers={"origin": "https://lovable.app.evil.com"})
+        assert "access-control-allow-origin" not in response.headers
+
+    def test_configured_origins_replace_the_defaults(self, client_factory: ClientFactory) -> None:
+        """ALLOWED_ORIGINS and ALLOWED_ORIGIN_REGEX decide who is allowed."""
+        client = client_factory(allowed_origins="https://a.example", allowed_origin_regex="")
+        allowed = client.get("/healthz", headers={"origin": "https://a.example"})
+        refused = client.get("/healthz", headers={"origin": "https://x.lovable.app"})
+        assert allowed.headers["access-control-allow-origin"] == "https://a.example"
+        assert "access-control-allow-origin" not in refused.headers
+
+
+class TestDebugBuffers:
+    def test_buffers_record_each_stage_without_raw_audio(self, client: TestClient) -> None:
+        """Chunks in, chunks to the engine, engine text and client messages are all recorded."""
+        with client.websocket_connect("/ws?language=en") as ws:
+            session_id = ws.receive_json()["session_id"]
+            stream(ws, speech("en_weather") + silence(0.5))
+            finish(ws)
+        chunks = client.get(f"/debug/front-chunks?session_id={session_id}").json()
+        assert len(chunks) >= 30
+        assert set(chunks[0]) == {
+            "session_id", "seq", "time", "bytes", "samples", "sample_rate", "duration_s",
+            "rms_dbfs", "peak",
+        }  # fmt: skip
+        assert [c["seq"] for c in chunks] == list(range(len(chunks)))
+        assert client.get("/debug/openai-chunks").json()
+        engine_text = client.get("/debug/openai-text").json()
+        assert any("sunny" in entry.get("text", "").lower() for entry in engine_text)
+        sent = client.get(f"/debug/front-text?session_id={session_id}").json()
+        assert sent[0]["type"] == "ready"
+        assert sent[-1]["type"] == "final"
+
+    def test_buffers_are_bounded_and_filtered(self, client_factory: ClientFactory) -> None:
+        """Each buffer keeps only the newest N entries; limit and session_id filter them."""
+        client = client_factory(debug_buffer_size=5)
+        sessions = []
+        for _ in range(2):
+            with client.websocket_connect("/ws") as ws:
+                sessions.append(ws.receive_json()["session_id"])
+                stream(ws, silence(1.0))
+                finish(ws)
+        entries = client.get("/debug/front-chunks").json()
+        assert len(entries) == 5
+        assert {e["session_id"] for e in entries} == {sessions[1]}
+        assert len(client.get("/debug/front-chunks?limit=2").json()) == 2
+        assert client.get(f"/debug/front-chunks?session_id={sessions[0]}").json() == []
+
+    def test_debug_token_protects_the_buffers(self, client_factory: ClientFactory) -> None:
+        """With DEBUG_TOKEN set, the buffers need it."""
+        client = client_factory(debug_token="peek")
+        assert client.get("/debug/front-text").status_code == 401
+        assert client.get("/debug/front-text?token=peek").status_code == 200
+
+    def test_debug_endpoints_can_be_removed(self, client_factory: ClientFactory) -> None:
+        """DEBUG_ENDPOINTS=false removes the routes."""
+        client = client_factory(debug_endpoints=False)
+        assert client.get("/debug/front-text").status_code == 404
