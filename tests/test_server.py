@@ -26,7 +26,7 @@ def test_full_session_over_a_real_socket(live_server_factory: ServerFactory) -> 
             ws.send(audio[start : start + 3200])
         ws.send(json.dumps({"type": "end"}))
         with pytest.raises(ConnectionClosedOK) as closed:
-            messages.extend(json.loads(raw) for raw in iter(ws.recv, None))
+            messages.extend(json.loads(str(raw)) for raw in iter(ws.recv, None))
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1000
     assert messages[0]["type"] == "ready"
