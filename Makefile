@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format typecheck pytest bench clean
+.PHONY: install system-deps run test lint format typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -30,7 +30,11 @@ format: install
 typecheck: install
 	$(VENV)/bin/mypy src tests bench
 
-pytest: install
+# Debian's Chromium for the browser test (a no-op when present; needs root or sudo otherwise).
+system-deps:
+	bash scripts/install-browser.sh
+
+pytest: install system-deps
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest

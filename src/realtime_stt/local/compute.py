@@ -1,13 +1,20 @@
-"""One limiter for all CPU-heavy work of the local engine, shared by every session.
+"""The local engine's scheduler for CPU-heavy work, shared by every session of a process.
 
-Inference, VAD and large resampling run in worker threads, at most ``tokens`` at a time (one per
-CTranslate2 worker). Partials are optional: :meth:`Compute.has_spare` lets a session skip a partial
-when starting it would leave nothing free for a final or a VAD step. Under load partial updates thin
-out first; finals only queue, they are never dropped.
+Two lanes of worker threads:
+
+- *inference* (Whisper decodes), at most ``workers`` at a time, one per CTranslate2 worker;
+- *light* work (VAD scoring), at most ``light`` at a time. A VAD step costs about a millisecond
+  per 32-ms frame; giving it its own lane means a session's end of speech is seen at once even
+  while every inference worker is busy, instead of queueing behind decodes that take 0.3-0.7 s.
+
+Partials are optional: :meth:`Compute.has_spare` lets a session skip a partial when starting it
+would leave no inference worker free for a final. Under load partial updates thin out first;
+finals only queue, they are never dropped.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -19,26 +26,40 @@ T = TypeVar("T")
 
 
 class Compute:
-    """A capacity limiter over worker threads, with a reserve kept back from optional work."""
+    """Capacity limiters over worker threads, with one inference worker kept from partials."""
 
-    def __init__(self, tokens: int) -> None:
-        self.tokens = tokens
-        self.reserve = 1 if tokens > 1 else 0
-        self._limiter = anyio.CapacityLimiter(tokens)
+    def __init__(self, workers: int, light: int = 2) -> None:
+        self.workers = workers
+        self.reserve = 1 if workers > 1 else 0
+        self._inference = anyio.CapacityLimiter(workers)
+        self._light = anyio.CapacityLimiter(light)
+        self._lock = threading.Lock()
         self.busy_seconds = 0.0
 
-    async def run(self, func: Callable[[], T]) -> T:
-        """Run ``func()`` in a worker thread once a token is free; counts its busy time."""
+    async def infer(self, func: Callable[[], T]) -> T:
+        """Run an inference ``func()`` in a worker thread once an inference worker is free."""
+        return await anyio.to_thread.run_sync(self._timed(func), limiter=self._inference)
 
-        def timed() -> T:
+    async def light(self, func: Callable[[], T]) -> T:
+        """Run a short ``func()`` (a VAD step) in a worker thread of the light lane."""
+        return await anyio.to_thread.run_sync(self._timed(func), limiter=self._light)
+
+    def has_spare(self) -> bool:
+        """True when optional inference may start without taking the reserved worker."""
+        return self._inference.available_tokens > self.reserve
+
+    @property
+    def inference_in_use(self) -> int:
+        """Inference workers busy now."""
+        return int(self._inference.borrowed_tokens)
+
+    def _timed(self, func: Callable[[], T]) -> Callable[[], T]:
+        def run() -> T:
             started = time.perf_counter()
             try:
                 return func()
             finally:
-                self.busy_seconds += time.perf_counter() - started
+                with self._lock:
+                    self.busy_seconds += time.perf_counter() - started
 
-        return await anyio.to_thread.run_sync(timed, limiter=self._limiter)
-
-    def has_spare(self) -> bool:
-        """True when optional work may start without using the reserved token."""
-        return self._limiter.available_tokens > self.reserve
+        return run

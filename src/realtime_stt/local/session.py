@@ -123,6 +123,7 @@ class LocalSession:
             pad_ms=options.speech_pad_ms,
         )
         self._utterance: _Utterance | None = None
+        self._context = ""
         self._next_segment = 0
         self._partial_running = False
         self._ended = False
@@ -206,7 +207,7 @@ class LocalSession:
         block = max(512, int(self._options.block_s * SAMPLE_RATE))
         for offset in range(0, samples.size, block):
             chunk = samples[offset : offset + block]
-            probs = await self._compute.run(partial(self._vad.process, chunk))
+            probs = await self._compute.light(partial(self._vad.process, chunk))
             self._audio.append(chunk)
             for boundary in self._endpointer.feed(probs):
                 if isinstance(boundary, UtteranceStart):
@@ -234,6 +235,7 @@ class LocalSession:
             return
         audio = self._audio.slice(utterance.start, end)
         result = await self._decode_final(audio)
+        self._context = result.text or self._context
         await self._send.send(_final(utterance, result, utterance.start, end))
 
     async def _cut(self, utterance: _Utterance) -> None:
@@ -249,17 +251,18 @@ class LocalSession:
         else:
             cut = end
         await self._send.send(_final(utterance, result, utterance.start, cut))
+        self._context = ""  # mid-sentence context makes Whisper skip the words after a cut
         self._utterance = None
         await self._open(cut)
 
     async def _decode_final(self, audio: Audio) -> Decoded:
         decode = self._decoder.decode
-        options = self._options.final
+        options, context = self._options.final, self._context
 
         def run() -> Decoded:
-            return decode(audio, options, words=True)
+            return decode(audio, options, words=True, context=context)
 
-        return await self._compute.run(run)
+        return await self._compute.infer(run)
 
     def _maybe_start_partial(self) -> None:
         utterance = self._utterance
@@ -276,13 +279,13 @@ class LocalSession:
     async def _partial(self, utterance: _Utterance, end: int) -> None:
         audio = self._audio.slice(utterance.start, end)
         decode = self._decoder.decode
-        options = self._options.partial
+        options, context = self._options.partial, self._context
 
         def run() -> Decoded:
-            return decode(audio, options, words=False)
+            return decode(audio, options, words=False, context=context)
 
         try:
-            result = await self._compute.run(run)
+            result = await self._compute.infer(run)
         finally:
             self._partial_running = False
         if self._utterance is not utterance or not result.text:

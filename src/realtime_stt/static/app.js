@@ -49,6 +49,7 @@ function showError(text) {
 }
 
 function setButton(label, enabled) {
+  ui.language.disabled = label === "Stop" || (label === "Start" && !enabled); // fixed per session
   ui.toggle.textContent = label;
   ui.toggle.disabled = !enabled;
   ui.toggle.classList.toggle("stop", label === "Stop");
@@ -155,7 +156,7 @@ function addFinal(msg) {
   const ts = document.createElement("span");
   ts.className = "ts";
   ts.textContent = `[${msg.ts.start_s.toFixed(2)}–${msg.ts.end_s.toFixed(2)}]`;
-  item.append(ts, msg.text.trim());
+  item.append(ts, " ", msg.text.trim());
   ui.finals.append(item);
 }
 
@@ -178,7 +179,7 @@ function closed(s, event) {
   s.ctx.close();
   ui.partial.textContent = "";
   if (event.code === 1000 && s.stopping) {
-    setState("idle", "Not connected");
+    setState("idle", "Stopped");
   } else {
     if (!s.errorShown) {
       showError(CLOSE_TEXT[event.code] || `The connection closed unexpectedly (${event.code}).`);
