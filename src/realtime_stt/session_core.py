@@ -14,7 +14,7 @@ Rules it enforces:
 - exactly one final per segment: events for a closed segment are dropped, and segments still open
   when the engine stops are closed with an empty final;
 - ``end`` (or the session length limit) ends the engine's input; the close (1000) comes only after
-  the engine has delivered every final.
+  the engine has delivered every final; :meth:`SessionCore.shutdown` does the same with 1001.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from realtime_stt.audio import Int16Array, SampleFramer
 from realtime_stt.engine import protocol as engine
 
 CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL = 1011
@@ -97,6 +98,8 @@ class SessionCore:
     _closed_below: int = 0
     _floor_s: float = 0.0
     _told_after_end: bool = False
+    _close_code: int = CLOSE_NORMAL
+    _close_reason: str = "end of input"
 
     @property
     def received_seconds(self) -> float:
@@ -133,6 +136,7 @@ class SessionCore:
         if self.received_samples >= limit:
             message = f"sessions may last at most {self.max_session_seconds:g} s of audio"
             actions += [Send(wire.Error(code="session_too_long", message=message))]
+            self._told_after_end = True  # later audio is dropped without another error
             actions += self._end_input()
         return actions
 
@@ -150,6 +154,13 @@ class SessionCore:
             return [Send(wire.Error(code="already_ended", message="input has already ended"))]
         if isinstance(control, wire.Flush):
             return [FlushEngine()]
+        return self._end_input()
+
+    def shutdown(self) -> list[Action]:
+        """The server is stopping: finish like ``end``, but close with 1001 (going away)."""
+        if self.state is State.CLOSED:
+            return []
+        self._close_code, self._close_reason = CLOSE_GOING_AWAY, "server shutting down"
         return self._end_input()
 
     # -- engine side -------------------------------------------------------------------------
@@ -179,7 +190,10 @@ class SessionCore:
         if self.state is State.CLOSED:
             return []
         if self.state is State.ENDING:
-            return [*self._close_open_segments(), *self._close(CLOSE_NORMAL, "end of input")]
+            return [
+                *self._close_open_segments(),
+                *self._close(self._close_code, self._close_reason),
+            ]
         error = wire.Error(code="engine_stopped", message="the transcription engine stopped")
         return [Send(error), *self._close_open_segments(), *self._close(CLOSE_INTERNAL)]
 

@@ -88,6 +88,7 @@ class UtteranceDecoder:
     """Decodes utterances with a shared :class:`WhisperModel` (thread-safe, one per process)."""
 
     def __init__(self, model: WhisperModel, language: str) -> None:
+        self.language = language
         self._model = model
         self._tokenizer = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language

@@ -286,6 +286,10 @@ class LocalSession:
 
         try:
             result = await self._compute.infer(run)
+        except Exception:
+            # A partial is optional; the final of this utterance will report a lasting fault.
+            log.exception("partial decode failed")
+            return
         finally:
             self._partial_running = False
         if self._utterance is not utterance or not result.text:
