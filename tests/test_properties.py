@@ -46,7 +46,7 @@ class TestChunking:
                 actions = core.receive_bytes(chunk)
                 pushed += sum(a.samples.size for a in actions if isinstance(a, PushAudio))
             assert pushed == len(AUDIO) // 2
-            wire = []
+            wire: list[object] = []
             for segment, (start, length) in enumerate(spans):
                 event = ev.Final(segment, "x", start, start + length)
                 messages = [a.message for a in core.engine_event(event) if isinstance(a, Send)]
