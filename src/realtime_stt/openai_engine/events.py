@@ -1,0 +1,155 @@
+"""GA Realtime wire format: client events built, and server events parsed, with the SDK's types.
+
+Only the GA transcription protocol is spoken. The URL is ``<base>/realtime?intent=transcription``
+(``http``/``https`` in ``OPENAI_BASE_URL`` become ``ws``/``wss``, as the ``openai`` SDK does),
+with no ``model`` parameter and no ``OpenAI-Beta`` header. Client events are instances of the SDK
+models in ``openai.types.realtime`` serialised with only the fields we set, so a misspelt field is
+a type error rather than a silently ignored key. Server frames are validated against the SDK's
+``RealtimeServerEvent`` union; a frame that matches no member is logged and dropped (``None``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from openai.types.realtime import (
+    AudioTranscription,
+    InputAudioBufferAppendEvent,
+    InputAudioBufferClearEvent,
+    InputAudioBufferCommitEvent,
+    RealtimeServerEvent,
+    RealtimeTranscriptionSessionAudio,
+    RealtimeTranscriptionSessionAudioInput,
+    RealtimeTranscriptionSessionCreateRequest,
+    SessionUpdateEvent,
+)
+from openai.types.realtime.realtime_audio_formats import AudioPCM
+from openai.types.realtime.realtime_transcription_session_audio_input import NoiseReduction
+from openai.types.realtime.realtime_transcription_session_audio_input_turn_detection import (
+    ServerVad,
+)
+from pydantic import TypeAdapter, ValidationError
+
+from realtime_stt.openai_engine.tuning import SAMPLE_RATE
+from realtime_stt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SERVER_EVENTS: TypeAdapter[RealtimeServerEvent] = TypeAdapter(RealtimeServerEvent)
+_WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+
+
+def realtime_url(base_url: str) -> str:
+    """The transcription WebSocket URL for an API base URL such as ``https://api.openai.com/v1``.
+
+    Raises:
+        ValueError: the base URL is not http(s) or ws(s), or has no host.
+    """
+    parts = urlsplit(base_url)
+    scheme = _WS_SCHEMES.get(parts.scheme.lower())
+    if scheme is None or not parts.netloc:
+        msg = f"OPENAI_BASE_URL must be an http(s) URL with a host, not {base_url!r}"
+        raise ValueError(msg)
+    path = parts.path.rstrip("/") + "/realtime"
+    return urlunsplit((scheme, parts.netloc, path, "intent=transcription", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionConfig:
+    """What ``session.update`` asks of upstream; see :func:`session_update`."""
+
+    model: str
+    language: str
+    prompt: str
+    vad_threshold: float
+    prefix_padding_ms: int
+    silence_duration_ms: int
+    noise_reduction: Literal["near_field", "far_field", "none"]
+
+    @classmethod
+    def from_settings(cls, settings: Settings, language: str) -> TranscriptionConfig:
+        """The ``OPENAI_*`` settings plus the session's language."""
+        return cls(
+            model=settings.openai_realtime_model,
+            language=language,
+            prompt=settings.openai_prompt,
+            vad_threshold=settings.openai_vad_threshold,
+            prefix_padding_ms=settings.openai_prefix_padding_ms,
+            silence_duration_ms=settings.openai_silence_duration_ms,
+            noise_reduction=settings.openai_noise_reduction,
+        )
+
+
+def session_update(config: TranscriptionConfig) -> str:
+    """``session.update`` for a transcription session: 24 kHz PCM, server VAD, explicit values.
+
+    Every value is sent explicitly (upstream defaults differ from the documented ones);
+    ``noise_reduction`` ``none`` is sent as ``null`` and an empty prompt is omitted.
+    """
+    if config.prompt:
+        transcription = AudioTranscription(
+            model=config.model, language=config.language, prompt=config.prompt
+        )
+    else:
+        transcription = AudioTranscription(model=config.model, language=config.language)
+    noise = (
+        None if config.noise_reduction == "none" else NoiseReduction(type=config.noise_reduction)
+    )
+    audio_input = RealtimeTranscriptionSessionAudioInput(
+        format=AudioPCM(type="audio/pcm", rate=SAMPLE_RATE),
+        noise_reduction=noise,
+        transcription=transcription,
+        turn_detection=ServerVad(
+            type="server_vad",
+            threshold=config.vad_threshold,
+            prefix_padding_ms=config.prefix_padding_ms,
+            silence_duration_ms=config.silence_duration_ms,
+        ),
+    )
+    session = RealtimeTranscriptionSessionCreateRequest(
+        type="transcription", audio=RealtimeTranscriptionSessionAudio(input=audio_input)
+    )
+    return SessionUpdateEvent(type="session.update", session=session).to_json(indent=None)
+
+
+def append_event(pcm: bytes) -> str:
+    """``input_audio_buffer.append`` carrying ``pcm`` (PCM16 LE mono, 24 kHz) as base64."""
+    audio = base64.b64encode(pcm).decode("ascii")
+    return InputAudioBufferAppendEvent(type="input_audio_buffer.append", audio=audio).to_json(
+        indent=None
+    )
+
+
+def commit_event(event_id: str) -> str:
+    """``input_audio_buffer.commit``; upstream echoes ``event_id`` in an error about it."""
+    event = InputAudioBufferCommitEvent(type="input_audio_buffer.commit", event_id=event_id)
+    return event.to_json(indent=None)
+
+
+def clear_event(event_id: str) -> str:
+    """``input_audio_buffer.clear``: drop the uncommitted audio upstream."""
+    event = InputAudioBufferClearEvent(type="input_audio_buffer.clear", event_id=event_id)
+    return event.to_json(indent=None)
+
+
+def parse_server_event(frame: str | bytes) -> RealtimeServerEvent | None:
+    """The typed server event in ``frame``, or ``None`` (logged) when it matches no GA event."""
+    try:
+        return _SERVER_EVENTS.validate_json(frame)
+    except ValidationError:
+        log.debug("ignoring server frame of type %s", _frame_type(frame))
+        return None
+
+
+def _frame_type(frame: str | bytes) -> str:
+    try:
+        value = json.loads(frame)
+    except ValueError:
+        return "<not JSON>"
+    kind = value.get("type") if isinstance(value, dict) else None
+    return kind if isinstance(kind, str) else "<untyped>"

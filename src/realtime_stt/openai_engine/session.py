@@ -1,0 +1,317 @@
+"""One client's OpenAI transcription session: a driver task plus one reader task per connection.
+
+Audio methods only queue (``push_audio``/``flush``/``end_input`` never block). The driver task
+consumes the queue in order, batches audio into ``append_ms`` appends, answers ``flush``/``end``
+with a commit when at least 100 ms is uncommitted, reconnects after a drop, and rotates the
+connection before upstream's 60-minute cap. An item that only our commit created out of silence
+(see ``Tuning.silence_rms``) is dropped by the assembler, so a pause before ``end_input`` does
+not show up as an empty utterance. Reader tasks feed server events to the
+:class:`~realtime_stt.openai_engine.transcript.TranscriptAssembler`, whose engine events go to a
+bounded stream (``event_buffer``; a partial that does not fit is dropped, other events wait).
+
+Bounds: queued audio beyond ``max_backlog_s`` ends the session (``engine_overloaded``), and
+repeated flushes with no audio between them queue once; sent audio is kept for resending only
+from the oldest sample a reconnect could need, at most ``max_resend_s``.
+After ``end_input`` the driver waits at most ``final_timeout_s`` for outstanding finals, then emits
+``final_timeout`` plus finals carrying the partial text. A fatal error is preceded by such finals.
+
+Reconnect: on close codes in ``RETRY_CLOSE_CODES``, no close frame, or after ``session_expired``,
+a new connection gets ``session.update`` and then the audio the lost one still owed (see
+:meth:`TranscriptAssembler.connection_lost`), our unanswered commits replayed at their positions.
+Rotation: after ``rotate_after_s``, at a pause in speech (or after ``rotate_grace_s`` regardless),
+the old connection is cleared (or, mid-utterance, committed) and kept until its finals arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.abc
+from openai.types.realtime import RealtimeServerEvent
+
+from realtime_stt.engine.protocol import EngineError, EngineEvent
+from realtime_stt.openai_engine import events
+from realtime_stt.openai_engine.connection import (
+    Target,
+    Upstream,
+    UpstreamRejectedError,
+    open_upstream,
+)
+from realtime_stt.openai_engine.history import AudioHistory
+from realtime_stt.openai_engine.sink import EventSink
+from realtime_stt.openai_engine.transcript import TranscriptAssembler
+from realtime_stt.openai_engine.tuning import (
+    MIN_COMMIT_SAMPLES,
+    RETRY_CLOSE_CODES,
+    SAMPLE_RATE,
+    Tuning,
+)
+from realtime_stt.openai_engine.uplink import AudioUplink
+
+log = logging.getLogger(__name__)
+
+
+class _Marker:
+    pass
+
+
+_FLUSH = _Marker()
+_END = _Marker()
+
+
+class _FatalError(Exception):
+    def __init__(self, error: EngineError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class OpenAISession:
+    """Implements ``EngineSession``; run it inside :meth:`running`."""
+
+    def __init__(self, target: Target, tuning: Tuning) -> None:
+        self._target = target
+        self._tuning = tuning
+        self._commands: deque[bytes | _Marker] = deque()
+        self._wake = anyio.Event()
+        self._sink = EventSink(tuning.event_buffer)
+        history = AudioHistory()
+        self._asm = TranscriptAssembler(
+            lambda start, stop: history.peak_rms(start, stop) < tuning.silence_rms
+        )
+        self._uplink = AudioUplink(history, self._asm, tuning)
+        self._backlog = 0
+        self._ended = False
+        self._overflow = False
+        self._end_deadline: float | None = None
+        self._link: Upstream | None = None
+        self._draining: list[tuple[Upstream, float]] = []
+        self._links: list[Upstream] = []
+        self._next_gen = 0
+        self._drops = 0
+        self._tasks: anyio.abc.TaskGroup | None = None
+
+    # -- EngineSession -------------------------------------------------------------------------
+
+    def push_audio(self, pcm: bytes) -> None:
+        """Queue PCM16 LE mono 24 kHz audio (a trailing odd byte is dropped); ignored after end."""
+        pcm = pcm[: len(pcm) - len(pcm) % 2]
+        if self._ended or self._overflow or not pcm:
+            return
+        self._sink.pushed += len(pcm) // 2
+        self._backlog += len(pcm) // 2
+        if self._backlog > self._tuning.max_backlog_s * SAMPLE_RATE:
+            self._overflow = True
+        else:
+            self._commands.append(pcm)
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Commit the utterance in progress once the audio before it is sent (if ≥ 100 ms)."""
+        if not self._ended and not (self._commands and self._commands[-1] is _FLUSH):
+            self._commands.append(_FLUSH)
+            self._wake.set()
+
+    def end_input(self) -> None:
+        """Commit what remains, then end the stream once every final is out (bounded wait)."""
+        if not self._ended:
+            self._ended = True
+            self._commands.append(_END)
+            self._wake.set()
+
+    def __aiter__(self) -> AsyncIterator[EngineEvent]:
+        return self._sink.__aiter__()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the session's tasks for the duration of the context; leaving it cancels them."""
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
+            tasks.start_soon(self._run)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                self._sink.close()
+
+    # -- driver --------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        last: list[EngineEvent] = []
+        try:
+            await self._drive()
+        except _FatalError as fatal:
+            last = [fatal.error]
+        except Exception as exc:
+            log.exception("OpenAI session failed")
+            message = str(exc) or type(exc).__name__
+            last = [EngineError("engine_failure", message, fatal=True)]
+        finally:
+            await self._close_links()
+            if last:
+                await self._sink.emit_all([*self._asm.abandon_all(None), *last])
+            self._sink.end()
+
+    async def _close_links(self) -> None:
+        """Close every connection and let its reader deliver what it already handled."""
+        for link in self._links:
+            await link.aclose(self._tuning.close_timeout_s)
+            with anyio.move_on_after(self._tuning.close_timeout_s, shield=True):
+                await link.finished.wait()
+
+    async def _drive(self) -> None:
+        link = self._link = await self._open(0, ())
+        while True:
+            self._wake = anyio.Event()
+            now = time.monotonic()
+            if self._overflow:
+                message = "audio arrives faster than it can be sent upstream"
+                raise _FatalError(EngineError("engine_overloaded", message, fatal=True))
+            await self._check_draining(now)
+            link = self._link or link
+            if link.lost:
+                await self._recover(link)
+            elif self._end_deadline is None:
+                if self._rotation_due(link, now):
+                    await self._rotate(link)
+                elif self._commands:
+                    await self._step(link, now)
+                elif self._uplink.has_pending and now >= self._uplink.linger_deadline:
+                    await self._uplink.send_pending(link, everything=True)
+                else:
+                    await self._sleep(now)
+            else:
+                if self._asm.settled():
+                    await self._sink.emit_all(self._asm.finish_orphans())
+                if self._asm.idle():
+                    return
+                if now >= self._end_deadline:
+                    message = "upstream did not deliver every final in time"
+                    error = EngineError("final_timeout", message)
+                    await self._sink.emit_all(self._asm.abandon_all(error))
+                    return
+                await self._sleep(now)
+
+    async def _sleep(self, now: float) -> None:
+        deadlines = [now + 5.0] + [deadline for _, deadline in self._draining]
+        if self._end_deadline is not None:
+            deadlines.append(self._end_deadline)
+        elif self._link is not None:
+            rotate_at = self._link.opened_at + self._tuning.rotate_after_s
+            if now >= rotate_at:  # waiting for a pause: speech events wake us, or the grace ends
+                rotate_at += self._tuning.rotate_grace_s
+            deadlines.append(rotate_at)
+        if self._uplink.has_pending:
+            deadlines.append(self._uplink.linger_deadline)
+        with anyio.move_on_after(max(0.0, min(deadlines) - now)):
+            await self._wake.wait()
+
+    async def _step(self, link: Upstream, now: float) -> None:
+        command = self._commands.popleft()
+        if isinstance(command, bytes):
+            self._backlog -= len(command) // 2
+            self._uplink.add(command, now)
+            await self._uplink.send_pending(link, everything=False)
+        elif command is _FLUSH:
+            await self._uplink.flush(link)
+        else:
+            await self._uplink.finish(link)
+            self._end_deadline = now + self._tuning.final_timeout_s
+
+    # -- connections ---------------------------------------------------------------------------
+
+    async def _open(self, start: int, commit_points: tuple[int, ...]) -> Upstream:
+        gen, self._next_gen = self._next_gen, self._next_gen + 1
+        try:
+            link = await open_upstream(self._target, self._tuning, gen)
+        except UpstreamRejectedError as exc:
+            raise _FatalError(EngineError(exc.code, exc.message, fatal=True)) from exc
+        self._asm.connection_opened(gen, start)
+        self._links = [old for old in self._links if not old.finished.is_set()] + [link]
+        self._group.start_soon(self._read, link)
+        await self._uplink.resend(link, start, commit_points)
+        return link
+
+    async def _read(self, link: Upstream) -> None:
+        async def on_event(event: RealtimeServerEvent) -> None:
+            await self._sink.emit_all(self._asm.handle(link.gen, event, self._uplink.sent))
+            self._wake.set()
+
+        await link.pump(on_event)
+        self._wake.set()
+
+    @property
+    def _group(self) -> anyio.abc.TaskGroup:
+        if self._tasks is None:
+            msg = "the session is not running"
+            raise RuntimeError(msg)
+        return self._tasks
+
+    async def _recover(self, lost: Upstream) -> None:
+        with anyio.move_on_after(self._tuning.close_timeout_s):
+            await lost.finished.wait()
+        code = lost.close_code
+        if not (self._asm.expired(lost.gen) or code is None or code in RETRY_CLOSE_CODES):
+            message = f"OpenAI closed the connection (code {code})"
+            raise _FatalError(EngineError("upstream_closed", message, fatal=True))
+        lived = time.monotonic() - lost.opened_at
+        self._drops = self._drops + 1 if lived < self._tuning.stable_after_s else 1
+        if self._drops > self._tuning.max_attempts:
+            message = f"the upstream connection dropped {self._drops} times in a row"
+            raise _FatalError(EngineError("upstream_unavailable", message, fatal=True))
+        log.warning("OpenAI connection %d lost (code %s); reconnecting", lost.gen, code)
+        resume, lost_events = self._asm.connection_lost(lost.gen)
+        await self._sink.emit_all(lost_events)
+        start = self._uplink.resume_start(resume)
+        await anyio.sleep(self._tuning.backoff(self._drops) if self._drops > 1 else 0)
+        points = tuple(point for point in resume.commit_points if point > start)
+        self._link = await self._open(start, points)
+        if self._end_deadline is not None and not points:
+            await self._uplink.finish(self._link)
+
+    def _rotation_due(self, link: Upstream, now: float) -> bool:
+        age = now - link.opened_at
+        if age < self._tuning.rotate_after_s:
+            return False
+        return not self._asm.speech_open(link.gen) or age >= (
+            self._tuning.rotate_after_s + self._tuning.rotate_grace_s
+        )
+
+    async def _rotate(self, old: Upstream) -> None:
+        log.info("rotating OpenAI connection %d", old.gen)
+        sent = self._uplink.sent
+        open_speech = self._asm.speech_open(old.gen)
+        if open_speech and self._asm.uncommitted(old.gen, sent) >= MIN_COMMIT_SAMPLES:
+            await self._uplink.commit(old, sent)
+            start = sent
+            await self._wait_until(lambda: old.lost or not self._asm.awaiting_commit(old.gen))
+        else:
+            await old.send(events.clear_event(f"clear_{old.gen}"))
+            start = self._uplink.tail_start(self._asm.commit_point(old.gen))
+        self._asm.begin_drain(old.gen)
+        self._draining.append((old, time.monotonic() + self._tuning.final_timeout_s))
+        self._link = await self._open(start, ())
+
+    async def _wait_until(self, done: Callable[[], bool]) -> None:
+        with anyio.move_on_after(self._tuning.connect_timeout_s):
+            while not done():
+                self._wake = anyio.Event()
+                await self._wake.wait()
+
+    async def _check_draining(self, now: float) -> None:
+        for entry in list(self._draining):
+            link, deadline = entry
+            if self._asm.drained(link.gen):
+                self._asm.forget(link.gen)
+            elif link.lost or now >= deadline:
+                code = "upstream_lost" if link.lost else "final_timeout"
+                message = "the rotated-out upstream connection did not finish its utterances"
+                await self._sink.emit_all(self._asm.abandon_link(link.gen, code, message))
+            else:
+                continue
+            self._draining.remove(entry)
+            self._group.start_soon(link.aclose, self._tuning.close_timeout_s)

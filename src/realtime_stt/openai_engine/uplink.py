@@ -1,0 +1,110 @@
+"""Audio on its way upstream: batching into appends, the resend history, and our commits.
+
+:class:`AudioUplink` turns pushed PCM into ``append_ms`` appends (a shorter one after ``linger_s``
+without more audio, or before a commit), records every sent sample in an :class:`AudioHistory`
+trimmed to what a reconnect could still need, and registers each of our commits with the
+:class:`TranscriptAssembler` so upstream's answer to it can be matched.
+"""
+
+from __future__ import annotations
+
+import time
+
+from realtime_stt.openai_engine import events
+from realtime_stt.openai_engine.connection import Upstream
+from realtime_stt.openai_engine.history import AudioHistory
+from realtime_stt.openai_engine.links import Resume
+from realtime_stt.openai_engine.transcript import TranscriptAssembler
+from realtime_stt.openai_engine.tuning import MIN_COMMIT_SAMPLES, SAMPLE_RATE, Tuning
+
+
+class AudioUplink:
+    """Sends a session's audio and commits; positions are session samples (24 kHz)."""
+
+    def __init__(self, history: AudioHistory, asm: TranscriptAssembler, tuning: Tuning) -> None:
+        self.history = history
+        self._asm = asm
+        self._tuning = tuning
+        self._pending = bytearray()
+        self._chunk = 2 * (SAMPLE_RATE * tuning.append_ms // 1000)
+        self._next_commit = 0
+        self.linger_deadline = 0.0
+
+    @property
+    def sent(self) -> int:
+        """Session samples sent upstream so far (resends not counted)."""
+        return self.history.end
+
+    @property
+    def has_pending(self) -> bool:
+        """Whether audio waits for a full append."""
+        return bool(self._pending)
+
+    def add(self, pcm: bytes, now: float) -> None:
+        """Queue audio for the next append."""
+        if not self._pending:
+            self.linger_deadline = now + self._tuning.linger_s
+        self._pending += pcm
+
+    async def send_pending(self, link: Upstream, *, everything: bool) -> None:
+        """Send full appends (and, with ``everything``, the remainder) on ``link``."""
+        tuning = self._tuning
+        while len(self._pending) >= self._chunk or (everything and self._pending):
+            chunk = bytes(self._pending[: self._chunk])
+            del self._pending[: self._chunk]
+            self.history.append(chunk)
+            end = self.history.end
+            floor = min(
+                self._asm.resend_floor(link.gen), end - int(tuning.tail_resend_s * SAMPLE_RATE)
+            )
+            self.history.trim_before(max(floor, end - int(tuning.max_resend_s * SAMPLE_RATE)))
+            await link.send(events.append_event(chunk))
+        self.linger_deadline = time.monotonic() + tuning.linger_s
+
+    async def commit(self, link: Upstream, boundary: int) -> None:
+        """Send ``input_audio_buffer.commit`` for the audio up to ``boundary``."""
+        event_id = f"commit_{link.gen}_{self._next_commit}"
+        self._next_commit += 1
+        self._asm.commit_sent(link.gen, event_id, boundary)
+        await link.send(events.commit_event(event_id))
+
+    async def flush(self, link: Upstream) -> None:
+        """Send the remainder, then commit if at least 100 ms is uncommitted."""
+        await self.send_pending(link, everything=True)
+        if self._asm.uncommitted(link.gen, self.sent) >= MIN_COMMIT_SAMPLES:
+            await self.commit(link, self.sent)
+
+    async def finish(self, link: Upstream) -> None:
+        """Like :meth:`flush`, padding silence to 100 ms when an utterance would otherwise hang."""
+        await self.send_pending(link, everything=True)
+        uncommitted = self._asm.uncommitted(link.gen, self.sent)
+        if 0 < uncommitted < MIN_COMMIT_SAMPLES and self._asm.owes_audio():
+            self._pending += bytes(2 * (MIN_COMMIT_SAMPLES - uncommitted))
+            await self.send_pending(link, everything=True)
+            uncommitted = MIN_COMMIT_SAMPLES
+        if uncommitted >= MIN_COMMIT_SAMPLES:
+            await self.commit(link, self.sent)
+
+    def resume_start(self, resume: Resume) -> int:
+        """Where to start resending after a loss: what is owed, else a short recent tail."""
+        start = resume.resend_from if resume.owed else self.tail_start(resume.resend_from)
+        return max(start, self.history.base)
+
+    def tail_start(self, commit_point: int) -> int:
+        """At most ``tail_resend_s`` before now, never before ``commit_point``."""
+        tail = self.sent - int(self._tuning.tail_resend_s * SAMPLE_RATE)
+        return max(commit_point, tail, self.history.base)
+
+    async def resend(self, link: Upstream, start: int, commit_points: tuple[int, ...]) -> None:
+        """Send history from ``start`` on a new ``link``, replaying commits at ``commit_points``."""
+        position = start
+        stops = [(point, True) for point in commit_points] + [(self.sent, False)]
+        for point, commit in stops:
+            while position < point:
+                chunk = self.history.slice(position, min(point, position + self._chunk // 2))
+                if not chunk:
+                    break
+                position += len(chunk) // 2
+                await link.send(events.append_event(chunk))
+            if commit:
+                await self.commit(link, point)
