@@ -16,8 +16,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m realtime_stt.local.assets
 	touch $(STAMP)
 
+# `make run WORKERS=N` with N > 1 serves N uvicorn worker processes on HOST:PORT (each loads its
+# own model; see the README's "Deployment: several instances"). WORKERS=1 is the single process.
+WORKERS ?= 1
+UVICORN_ARGS := from realtime_stt.__main__ import load_settings; \
+	print(" ".join(load_settings().uvicorn_cli_args()))
+
 run: install
+ifeq ($(WORKERS),1)
 	$(PY) -m realtime_stt
+else
+	args="$$($(PY) -c '$(UVICORN_ARGS)')" && exec $(VENV)/bin/uvicorn \
+		--factory realtime_stt.app:app_from_env --workers $(WORKERS) $$args
+endif
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
@@ -33,6 +44,7 @@ typecheck: install
 # Debian's Chromium for the browser test (a no-op when present; needs root or sudo otherwise).
 system-deps:
 	bash scripts/install-browser.sh
+	bash scripts/install-redis.sh
 
 pytest: install system-deps
 	$(VENV)/bin/pytest

@@ -103,7 +103,7 @@ class TestDebugBuffers:
         assert len(chunks) >= 30
         assert set(chunks[0]) == {
             "session_id", "seq", "time", "bytes", "samples", "sample_rate", "duration_s",
-            "rms_dbfs", "peak",
+            "rms_dbfs", "peak", "instance",
         }  # fmt: skip
         assert [c["seq"] for c in chunks] == list(range(len(chunks)))
         assert client.get("/debug/openai-chunks").json()

@@ -1,7 +1,14 @@
-"""The FastAPI application: ``create_app(settings)`` wires routes, CORS and the engine.
+"""The FastAPI application: ``create_app(settings)`` wires routes, CORS, the engine and the store.
 
 The engine loads in the background after start-up so ``/healthz`` can answer 503 while it does;
 ``/ws`` refuses sessions (``engine_not_ready``, close 1013) until it is ready.
+
+The debug store is :class:`~realtime_stt.debug_log.DebugLog` (memory) unless ``REDIS_URL`` is
+set, then :class:`~realtime_stt.debug_redis.RedisDebugLog`; the lifespan starts it before serving
+and closes it after. An unreachable Redis never stops start-up.
+
+``app_from_env`` is the factory for ``uvicorn --factory realtime_stt.app:app_from_env``, which
+``make run WORKERS=N`` uses: each worker process builds its own settings, engine and store.
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from realtime_stt.access import OriginPolicy
-from realtime_stt.debug_log import DebugLog
+from realtime_stt.debug_log import DebugLog, DebugStore
 from realtime_stt.engine.factory import build_engine
 from realtime_stt.engine.protocol import TranscriptionEngine
 from realtime_stt.http_routes import debug_router, router
+from realtime_stt.metrics import Metrics
+from realtime_stt.metrics import router as metrics_router
 from realtime_stt.services import Services, SessionRegistry
-from realtime_stt.settings import Settings
+from realtime_stt.settings import Settings, get_settings
+from realtime_stt.ws_connection import LiveConnections
 from realtime_stt.ws_endpoint import websocket_endpoint
 
 log = logging.getLogger(__name__)
@@ -38,13 +48,14 @@ def create_app(settings: Settings, engine: TranscriptionEngine | None = None) ->
     services = Services(
         settings=settings,
         engine=engine if engine is not None else build_engine(settings),
-        debug=DebugLog(settings.debug_buffer_size),
+        debug=build_debug_store(settings),
         sessions=SessionRegistry(settings.max_sessions),
         origins=origins,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.debug.start()
         loader = asyncio.create_task(_start_engine(services))
         try:
             yield
@@ -54,9 +65,18 @@ def create_app(settings: Settings, engine: TranscriptionEngine | None = None) ->
                 await loader
             if owns_engine:
                 await services.engine.aclose()
+            await services.debug.aclose()
 
     app = FastAPI(title="realtime-stt", lifespan=lifespan)
     app.state.services = services
+    engine_in_use = services.engine
+
+    def engine_busy() -> float:
+        # Engines that run inference here count their worker time; a remote engine has none.
+        return float(getattr(engine_in_use, "busy_seconds", 0.0))
+
+    app.state.metrics = Metrics(settings.instance_id, engine_busy)
+    app.state.live = LiveConnections()
     app.add_middleware(
         CORSMiddleware,
         allow_origins=origins.origins,
@@ -65,12 +85,28 @@ def create_app(settings: Settings, engine: TranscriptionEngine | None = None) ->
         allow_headers=["Authorization"],
     )
     app.include_router(router)
+    app.include_router(metrics_router)
     if settings.debug_endpoints:
         app.include_router(debug_router)
     app.add_api_websocket_route("/ws", websocket_endpoint)
     # The demo page (static/index.html at GET /); mounted last so every route above wins.
     app.mount("/", StaticFiles(packages=[("realtime_stt", "static")], html=True), name="demo")
     return app
+
+
+def build_debug_store(settings: Settings) -> DebugStore:
+    """Redis Streams when ``REDIS_URL`` is set, else the in-memory ring buffers."""
+    if settings.redis_url is None:
+        return DebugLog(settings.debug_buffer_size, settings.instance_id)
+    from realtime_stt.debug_redis import RedisDebugLog  # noqa: PLC0415 - only with REDIS_URL
+
+    return RedisDebugLog(settings.redis_url, settings.debug_buffer_size, settings.instance_id)
+
+
+def app_from_env() -> FastAPI:
+    """The app for the settings in the environment and ``.env`` (for uvicorn's ``--factory``)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return create_app(get_settings())
 
 
 async def _start_engine(services: Services) -> None:

@@ -1,6 +1,7 @@
 """Debug ring buffers: the last N audio chunks and texts that crossed the service.
 
-Four buffers, each a ``deque(maxlen=N)`` so memory stays bounded however long the service runs:
+Four buffers, each bounded to the newest N entries so memory stays bounded however long the
+service runs:
 
 - ``front-chunks``: audio chunks received from clients;
 - ``openai-chunks``: audio chunks sent to the active engine (the name is kept for compatibility
@@ -8,7 +9,23 @@ Four buffers, each a ``deque(maxlen=N)`` so memory stays bounded however long th
 - ``openai-text``: text events received from the engine;
 - ``front-text``: messages sent to clients.
 
-Chunk entries carry metadata and level only, never raw audio.
+Chunk entries carry metadata and level only, never raw audio. Every entry names the ``instance``
+that recorded it. :func:`chunk_entry` and :func:`text_entry` build the entries, so every store
+returns the same shape.
+
+Contract of a :class:`DebugStore`:
+
+- ``record_chunk`` and ``record_text`` are synchronous, never block, never raise into a session,
+  and are called from the event loop that serves the app;
+- ``read`` returns the newest ``limit`` entries (all kept ones if ``None``) of one buffer, oldest
+  first, of one session if ``session_id`` is given; it raises :class:`DebugStoreUnavailableError`
+  when the shared store cannot be read;
+- ``health`` is ``"off"`` for the in-memory store, ``"ok"`` or ``"degraded"`` for a shared one;
+  ``dropped`` counts entries that were never stored (always 0 in memory);
+- ``start`` and ``aclose`` run in the app's lifespan.
+
+:class:`DebugLog` is the in-memory store of one process (``deque(maxlen=N)`` per buffer), the
+default. ``realtime_stt.debug_redis.RedisDebugLog`` shares the buffers between instances.
 """
 
 from __future__ import annotations
@@ -16,7 +33,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from realtime_stt.audio import Int16Array, level
 
@@ -27,41 +44,108 @@ BUFFER_NAMES: tuple[BufferName, ...] = (
     "openai-text",
     "front-text",
 )
+StoreHealth = Literal["off", "ok", "degraded"]
+
+
+class DebugStoreUnavailableError(Exception):
+    """The shared debug store cannot be read right now."""
+
+
+class DebugStore(Protocol):
+    """Where the four debug buffers live (see the module docstring for the contract)."""
+
+    @property
+    def health(self) -> StoreHealth:
+        """``"off"`` (in memory), ``"ok"`` or ``"degraded"`` (shared store unreachable)."""
+        ...
+
+    @property
+    def dropped(self) -> int:
+        """Entries recorded but never stored."""
+        ...
+
+    def record_chunk(
+        self, buffer: BufferName, session_id: str, seq: int, samples: Int16Array, sample_rate: int
+    ) -> None:
+        """Record one audio chunk's metadata and level; never blocks."""
+        ...
+
+    def record_text(self, buffer: BufferName, session_id: str, payload: dict[str, Any]) -> None:
+        """Record one text event or message; never blocks."""
+        ...
+
+    async def read(
+        self, buffer: BufferName, *, limit: int | None = None, session_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries, oldest first, of one session if asked."""
+        ...
+
+    async def start(self) -> None:
+        """Begin serving (connect, start background work)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop background work and release connections."""
+        ...
+
+
+def chunk_entry(
+    instance: str, session_id: str, seq: int, samples: Int16Array, sample_rate: int
+) -> dict[str, Any]:
+    """The entry for one audio chunk: metadata and level, never raw audio."""
+    lvl = level(samples)
+    return {
+        "session_id": session_id,
+        "instance": instance,
+        "seq": seq,
+        "time": time.time(),
+        "bytes": int(samples.size) * 2,
+        "samples": int(samples.size),
+        "sample_rate": sample_rate,
+        "duration_s": round(samples.size / sample_rate, 4),
+        "rms_dbfs": None if math.isinf(lvl.rms_dbfs) else round(lvl.rms_dbfs, 2),
+        "peak": round(lvl.peak, 4),
+    }
+
+
+def text_entry(instance: str, session_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The entry for one text event or message (``payload`` is copied into it)."""
+    return {"session_id": session_id, "time": time.time(), **payload, "instance": instance}
 
 
 class DebugLog:
-    """The four ring buffers of one process."""
+    """The four ring buffers of one process, in memory."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, instance: str = "local") -> None:
         self.size = size
+        self.instance = instance
         self._buffers: dict[BufferName, deque[dict[str, Any]]] = {
             name: deque(maxlen=size) for name in BUFFER_NAMES
         }
+
+    @property
+    def health(self) -> StoreHealth:
+        """Always ``"off"``: no shared store is involved."""
+        return "off"
+
+    @property
+    def dropped(self) -> int:
+        """Always 0: an append to a bounded deque cannot fail."""
+        return 0
 
     def record_chunk(
         self, buffer: BufferName, session_id: str, seq: int, samples: Int16Array, sample_rate: int
     ) -> None:
         """Record one audio chunk's metadata and level."""
-        lvl = level(samples)
         self._buffers[buffer].append(
-            {
-                "session_id": session_id,
-                "seq": seq,
-                "time": time.time(),
-                "bytes": int(samples.size) * 2,
-                "samples": int(samples.size),
-                "sample_rate": sample_rate,
-                "duration_s": round(samples.size / sample_rate, 4),
-                "rms_dbfs": None if math.isinf(lvl.rms_dbfs) else round(lvl.rms_dbfs, 2),
-                "peak": round(lvl.peak, 4),
-            }
+            chunk_entry(self.instance, session_id, seq, samples, sample_rate)
         )
 
     def record_text(self, buffer: BufferName, session_id: str, payload: dict[str, Any]) -> None:
         """Record one text event or message (``payload`` is copied into the entry)."""
-        self._buffers[buffer].append({"session_id": session_id, "time": time.time(), **payload})
+        self._buffers[buffer].append(text_entry(self.instance, session_id, payload))
 
-    def read(
+    async def read(
         self, buffer: BufferName, *, limit: int | None = None, session_id: str | None = None
     ) -> list[dict[str, Any]]:
         """The newest ``limit`` entries (all if ``None``), oldest first, of one session if asked."""
@@ -71,3 +155,9 @@ class DebugLog:
             if session_id is None or entry["session_id"] == session_id
         ]
         return entries[-limit:] if limit is not None else entries
+
+    async def start(self) -> None:
+        """Nothing to start."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -1,4 +1,9 @@
-"""Plain HTTP routes: ``/healthz``, ``/config`` and the ``/debug/*`` ring buffers."""
+"""Plain HTTP routes: ``/healthz``, ``/config`` and the ``/debug/*`` ring buffers.
+
+``/healthz`` depends on the engine only: a shared debug store (Redis) that is unreachable shows
+as ``"redis": "degraded"`` but leaves the status 200, because transcription goes on without it.
+A debug read that the store cannot serve answers 503.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from realtime_stt.access import token_matches
-from realtime_stt.debug_log import BUFFER_NAMES, BufferName
+from realtime_stt.debug_log import BUFFER_NAMES, BufferName, DebugStoreUnavailableError
 from realtime_stt.services import Services
 
 
@@ -25,7 +30,11 @@ router = APIRouter()
 
 @router.get("/healthz")
 def healthz(services: ServicesDep) -> JSONResponse:
-    """200 once the engine is ready, 503 while it loads or after it failed to load."""
+    """200 once the engine is ready, 503 while it loads or after it failed to load.
+
+    ``redis`` is ``"off"`` (buffers in memory), ``"ok"`` or ``"degraded"``; it never changes the
+    status code.
+    """
     engine = services.engine
     status = "ok" if engine.ready else "starting"
     if services.engine_error is not None:
@@ -38,6 +47,9 @@ def healthz(services: ServicesDep) -> JSONResponse:
         "sessions": len(services.sessions.open),
         "max_sessions": services.sessions.capacity,
         "uptime_s": round(time.monotonic() - services.started_at, 3),
+        "instance": services.settings.instance_id,
+        "redis": services.debug.health,
+        "debug_dropped": services.debug.dropped,
     }
     if services.engine_error is not None:
         body["error"] = services.engine_error
@@ -59,12 +71,15 @@ debug_router = APIRouter(prefix="/debug", dependencies=[Depends(_require_debug_t
 
 
 def _make_debug_route(name: BufferName) -> None:
-    def read_buffer(
+    async def read_buffer(
         services: ServicesDep,
         limit: Annotated[int | None, Query(ge=1)] = None,
         session_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        return services.debug.read(name, limit=limit, session_id=session_id)
+        try:
+            return await services.debug.read(name, limit=limit, session_id=session_id)
+        except DebugStoreUnavailableError as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from exc
 
     read_buffer.__doc__ = f"The newest entries of the {name} ring buffer, oldest first."
     debug_router.add_api_route(f"/{name}", read_buffer, methods=["GET"], name=f"debug-{name}")

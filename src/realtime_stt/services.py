@@ -6,14 +6,17 @@ import time
 from dataclasses import dataclass, field
 
 from realtime_stt.access import OriginPolicy
-from realtime_stt.debug_log import DebugLog
+from realtime_stt.debug_log import DebugStore
 from realtime_stt.engine.protocol import TranscriptionEngine
 from realtime_stt.settings import Settings
 
 
 @dataclass
 class SessionRegistry:
-    """Open ``/ws`` sessions of this process, bounded by ``capacity``."""
+    """Open ``/ws`` sessions of this process, bounded by ``capacity`` (``MAX_SESSIONS``).
+
+    The bound is per process: N instances (or uvicorn workers) hold up to N times as many.
+    """
 
     capacity: int
     open: set[str] = field(default_factory=set)
@@ -36,7 +39,7 @@ class Services:
 
     settings: Settings
     engine: TranscriptionEngine
-    debug: DebugLog
+    debug: DebugStore
     sessions: SessionRegistry
     origins: OriginPolicy
     started_at: float = field(default_factory=time.monotonic)

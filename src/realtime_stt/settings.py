@@ -1,14 +1,19 @@
 """Service configuration: one pydantic-settings model read from the environment and ``.env``.
 
-Build it with :func:`get_settings` at the edge (the CLI entry point) and pass it down:
-``create_app(settings)``. Nothing imports a module-level settings object. ``.env.example`` lists
-every field below with its default.
+Build it with :func:`get_settings` at the edge (the CLI entry point, or the uvicorn factory
+``realtime_stt.app:app_from_env``) and pass it down: ``create_app(settings)``. Nothing imports a
+module-level settings object. ``.env.example`` lists every field below with its default.
+``REDIS_URL`` unset (or empty) keeps the debug buffers in memory; ``INSTANCE_ID`` defaults to
+``<hostname>-<pid>``, so each process (each uvicorn worker) gets its own.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from functools import lru_cache
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,7 +30,41 @@ def _split_comma(value: Any) -> Any:
     return value
 
 
+def _empty_is_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_comma)]
+OptionalUrl = Annotated[str | None, BeforeValidator(_empty_is_none)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_empty_is_none)]
+"""A secret that an empty value (``API_TOKEN=`` as in ``.env.example``) leaves unset."""
+
+
+def default_instance_id() -> str:
+    """``<hostname>-<pid>``: unique per process, so each uvicorn worker gets its own."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _empty_is_default_instance(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return default_instance_id()
+    return value
+
+
+InstanceId = Annotated[str, BeforeValidator(_empty_is_default_instance)]
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (in the user info or a ``password=`` query) shown as ``***``."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        parts = parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}")
+    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
+    shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return shown + (f"?{urlencode(query, safe='*')}" if query else "")
 
 
 class Settings(BaseSettings):
@@ -42,7 +81,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     allowed_origins: CommaList = Field(default_factory=lambda: list(DEFAULT_ORIGINS))
     allowed_origin_regex: str = DEFAULT_ORIGIN_REGEX
-    api_token: SecretStr | None = None
+    api_token: OptionalSecret = None
 
     # Limits
     max_frame_bytes: int = Field(1 << 20, ge=1024)
@@ -52,8 +91,12 @@ class Settings(BaseSettings):
 
     # Debug ring buffers
     debug_endpoints: bool = True
-    debug_token: SecretStr | None = None
+    debug_token: OptionalSecret = None
     debug_buffer_size: int = Field(500, ge=1)
+
+    # Several instances: shared debug buffers in Redis, and this instance's name in them
+    redis_url: OptionalUrl = Field(None, pattern=r"^(redis|rediss|unix)://.+")
+    instance_id: InstanceId = Field(default_factory=default_instance_id, max_length=200)
 
     # Local engine
     local_model: str = "bundled"
@@ -69,7 +112,7 @@ class Settings(BaseSettings):
     local_max_utterance_s: float = Field(20.0, ge=5, le=28)
 
     # OpenAI Realtime engine
-    openai_api_key: SecretStr | None = None
+    openai_api_key: OptionalSecret = None
     openai_base_url: str = "https://api.openai.com/v1"
     openai_realtime_model: str = "gpt-4o-mini-transcribe"
     openai_prompt: str = ""
@@ -97,8 +140,21 @@ class Settings(BaseSettings):
         view = self.model_dump(mode="json")
         for name in ("api_token", "debug_token", "openai_api_key"):
             view[name] = {"set": getattr(self, name) is not None}
+        view["redis_url"] = None if self.redis_url is None else redact_url(self.redis_url)
         view["resolved_engine"] = self.resolved_engine
         return view
+
+    def uvicorn_cli_args(self) -> list[str]:
+        """The ``uvicorn`` command-line options that match ``python -m realtime_stt``."""
+        return [
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--ws-max-size",
+            str(self.max_frame_bytes + 4096),
+            "--proxy-headers",
+        ]
 
 
 @lru_cache(maxsize=1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from realtime_stt.engine.protocol import TranscriptionEngine
 from realtime_stt.settings import Settings
 
@@ -11,9 +9,9 @@ from realtime_stt.settings import Settings
 def build_engine(settings: Settings) -> TranscriptionEngine:
     """Build, but do not start, the engine ``settings`` selects."""
     if settings.resolved_engine == "openai":
-        module = importlib.import_module("realtime_stt.openai_engine")
-        engine: TranscriptionEngine = module.OpenAIEngine(settings)
-        return engine
+        from realtime_stt.openai_engine import OpenAIEngine  # noqa: PLC0415 - optional path
+
+        return OpenAIEngine(settings)
     from realtime_stt.local.engine import LocalEngine  # noqa: PLC0415 - heavy imports
 
     return LocalEngine.from_settings(settings)

@@ -104,6 +104,11 @@ class LocalEngine:
             raise RuntimeError(msg)
         return self._compute
 
+    @property
+    def busy_seconds(self) -> float:
+        """Worker-thread seconds spent on inference and VAD since start."""
+        return self._compute.busy_seconds if self._compute is not None else 0.0
+
     async def start(self) -> None:
         """Load the model in a worker thread (about half a second for base)."""
         import anyio.to_thread  # noqa: PLC0415 - keep import time low for the CLI

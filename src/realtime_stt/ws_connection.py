@@ -1,0 +1,221 @@
+"""One accepted ``/ws`` connection: carries out :class:`SessionCore` actions on a real socket.
+
+Three tasks run in one task group: :meth:`Connection.read` (socket to core),
+:meth:`Connection.drain` (engine events to core) and :meth:`Connection.write` (outbox to socket).
+When one finishes, the others are cancelled. A send that cannot complete within
+:data:`SEND_TIMEOUT_S` (a client that stopped reading, so the socket's buffers are full) ends the
+connection: the server drops it rather than holding its memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+
+import anyio
+import anyio.to_thread
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from realtime_stt import wire
+from realtime_stt.audio import Int16Array, StreamResampler
+from realtime_stt.engine.protocol import EngineError, EngineEvent, EngineSession, Final, Partial
+from realtime_stt.metrics import Metrics
+from realtime_stt.outbox import CloseRequest, Message, Outbox
+from realtime_stt.services import Services
+from realtime_stt.session_core import (
+    CLOSE_POLICY,
+    Action,
+    Close,
+    EndEngineInput,
+    FlushEngine,
+    PushAudio,
+    Send,
+    SessionCore,
+)
+
+log = logging.getLogger(__name__)
+OFF_LOOP_SAMPLES = 16_000
+"""Chunks longer than this are resampled in a worker thread rather than on the event loop."""
+SEND_TIMEOUT_S = 10.0
+"""A client that takes longer than this to accept one message is dropped."""
+
+
+class Connection:
+    """The I/O shell around one session's :class:`SessionCore`."""
+
+    def __init__(  # noqa: PLR0917 - the parts of one connection, each used once
+        self,
+        websocket: WebSocket,
+        services: Services,
+        metrics: Metrics,
+        core: SessionCore,
+        stream: EngineSession,
+        outbox: Outbox,
+    ) -> None:
+        self.websocket = websocket
+        self.services = services
+        self.metrics = metrics
+        self.core = core
+        self.stream = stream
+        self.outbox = outbox
+        self.resampler = StreamResampler(
+            core.sample_rate, services.engine.capabilities.input_sample_rate
+        )
+        self.chunks_in = 0
+        self.chunks_out = 0
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=2048)
+        metrics.track_outbox(outbox)
+
+    async def shutdown(self) -> None:
+        """The server is stopping: finish the session's finals, then close with 1001."""
+        await self.apply(self.core.shutdown())
+
+    async def apply(self, actions: Sequence[Action]) -> None:
+        """Carry out the core's actions in order."""
+        for action in actions:
+            if isinstance(action, Send):
+                self._send(action.message)
+            elif isinstance(action, PushAudio):
+                await self._push(action.samples)
+            elif isinstance(action, FlushEngine):
+                self.stream.flush()
+            elif isinstance(action, EndEngineInput):
+                self._push_engine_audio(self.resampler.finish())
+                self.stream.end_input()
+            elif isinstance(action, Close):
+                self.outbox.close(action.code, action.reason)
+
+    def _send(self, message: Message) -> None:
+        if not self.outbox.put(message):
+            log.warning("session %s: client not reading; closing", self.core.session_id)
+            self.metrics.error_sent("client_too_slow")
+            self.outbox.close(CLOSE_POLICY, "client_too_slow")
+
+    async def _push(self, samples: Int16Array) -> None:
+        self.services.debug.record_chunk(
+            "front-chunks", self.core.session_id, self.chunks_in, samples, self.core.sample_rate
+        )
+        self.chunks_in += 1
+        self.metrics.audio_seconds.inc(samples.size / self.core.sample_rate)
+        self._arrivals.append((self.core.received_samples, time.monotonic()))
+        if samples.size > OFF_LOOP_SAMPLES and self.resampler.in_rate != self.resampler.out_rate:
+            converted = await anyio.to_thread.run_sync(self.resampler.process, samples)
+        else:
+            converted = self.resampler.process(samples)
+        self._push_engine_audio(converted)
+
+    def _push_engine_audio(self, samples: Int16Array) -> None:
+        if samples.size == 0:
+            return
+        rate = self.resampler.out_rate
+        self.services.debug.record_chunk(
+            "openai-chunks", self.core.session_id, self.chunks_out, samples, rate
+        )
+        self.chunks_out += 1
+        self.stream.push_audio(samples.astype("<i2", copy=False).tobytes())
+
+    async def read(self) -> None:
+        """Feed client frames to the core until the client goes away."""
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data: bytes | None = message.get("bytes")
+            text: str | None = message.get("text")
+            if data is not None:
+                await self.apply(self.core.receive_bytes(data))
+            elif text is not None:
+                await self.apply(self.core.receive_text(text))
+
+    async def drain(self) -> None:
+        """Feed engine events to the core; when the engine ends, let the writer close."""
+        async for event in self.stream:
+            self._record_engine_event(event)
+            await self.apply(self.core.engine_event(event))
+        await self.apply(self.core.engine_finished())
+        await anyio.sleep_forever()  # the writer ends the connection once the close is sent
+
+    async def write(self) -> None:
+        """Send queued messages, then the close; a stuck send ends the connection."""
+        while True:
+            item = await self.outbox.get()
+            with anyio.fail_after(SEND_TIMEOUT_S):
+                if isinstance(item, CloseRequest):
+                    await self.websocket.close(code=item.code, reason=item.reason)
+                    return
+                await self.websocket.send_text(wire.encode(item))
+            self._sent(item)
+
+    def _sent(self, message: Message) -> None:
+        self.services.debug.record_text(
+            "front-text", self.core.session_id, message.model_dump(exclude_none=True)
+        )
+        self.metrics.message_sent(message.type)
+        if isinstance(message, wire.Error):
+            self.metrics.error_sent(message.code)
+        elif isinstance(message, wire.Final):
+            self._observe_latency(message.ts.end_s)
+
+    def _observe_latency(self, end_s: float) -> None:
+        sample = end_s * self.core.sample_rate
+        for received, at in self._arrivals:
+            if received >= sample:
+                self.metrics.final_latency.observe(time.monotonic() - at)
+                return
+
+    def _record_engine_event(self, event: EngineEvent) -> None:
+        payload: dict[str, object]
+        if isinstance(event, Partial | Final):
+            kind = "partial" if isinstance(event, Partial) else "final"
+            payload = {"type": kind, "segment_id": event.segment_id, "text": event.text}
+        elif isinstance(event, EngineError):
+            payload = {"type": "error", "code": event.code, "message": event.message}
+        else:
+            return
+        self.services.debug.record_text("openai-text", self.core.session_id, payload)
+
+    async def run(self) -> None:
+        """Run reader, drain and writer until one of them ends the connection."""
+        async with anyio.create_task_group() as tasks:
+
+            async def run_then_stop(part: str) -> None:
+                try:
+                    await getattr(self, part)()
+                except (WebSocketDisconnect, anyio.ClosedResourceError, OSError, TimeoutError):
+                    log.info("session %s: connection lost during %s", self.core.session_id, part)
+                finally:
+                    tasks.cancel_scope.cancel()
+
+            for part in ("read", "drain", "write"):
+                tasks.start_soon(run_then_stop, part)
+
+
+class LiveConnections:
+    """The connections open in this process, so a shutdown can drain them."""
+
+    def __init__(self) -> None:
+        self._open: set[Connection] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def add(self, connection: Connection) -> None:
+        self._open.add(connection)
+        self._idle.clear()
+
+    def discard(self, connection: Connection) -> None:
+        self._open.discard(connection)
+        if not self._open:
+            self._idle.set()
+
+    async def drain(self, grace_s: float) -> None:
+        """Ask every session to finish with 1001 and wait (at most ``grace_s``) until all closed."""
+        for connection in list(self._open):
+            await connection.shutdown()
+        with anyio.move_on_after(grace_s):
+            await self._idle.wait()
