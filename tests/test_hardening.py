@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
+from realtime_stt import ws_connection
 from realtime_stt.local.decoder import UtteranceDecoder
-from tests.conftest import silence, speech
+from tests.conftest import LiveServer, silence, speech
 from tests.wsutil import collect, finish, stream, transcript
 
 ClientFactory = Callable[..., TestClient]
@@ -26,6 +35,13 @@ def server_tasks(client: TestClient) -> int:
         return len(asyncio.all_tasks())
 
     return portal.call(count)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def settle(client: TestClient, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -109,3 +125,114 @@ class TestLimits:
         final = [m for m in messages if m["type"] == "final"][-1]
         assert final["ts"]["end_s"] <= 2.0
         assert "tomorrow" in final["text"].lower()
+
+
+class TestSlowClients:
+    def test_a_client_that_never_reads_is_dropped_and_others_go_on(
+        self, live_server_factory: Callable[..., LiveServer], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A client that stops reading is dropped after the send timeout; others go on."""
+        monkeypatch.setattr(ws_connection, "SEND_TIMEOUT_S", 1.0)
+        server = live_server_factory(outbox_size=8)
+        import httpx
+
+        with connect(server.ws_url, max_queue=1) as stuck:
+            started = time.monotonic()
+            for _ in range(60_000):  # each invalid frame earns an error message it never reads
+                stuck.send("x")
+            deadline = time.monotonic() + 30
+            while httpx.get(server.http_url + "/healthz").json()["sessions"]:
+                assert time.monotonic() < deadline, "the stuck session was never dropped"
+                time.sleep(0.1)
+            assert time.monotonic() - started < 30
+        metrics = httpx.get(server.http_url + "/metrics").text
+        assert 'stt_errors_total{code="client_too_slow"' in metrics
+        with connect(server.ws_url + "?language=en") as ws:
+            assert json.loads(ws.recv())["type"] == "ready"
+
+
+class TestShutdown:
+    def test_sigterm_delivers_finals_then_closes_1001(self) -> None:
+        """On SIGTERM an open session gets its final and a 1001 close, then the process exits."""
+        port = free_port()
+        env = {**os.environ, "PORT": str(port), "ENGINE": "local", "LANGUAGE": "en"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "realtime_stt"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            import httpx
+
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "server did not become ready"
+                time.sleep(0.1)
+            with connect(f"ws://127.0.0.1:{port}/ws?language=en") as ws:
+                assert json.loads(ws.recv())["type"] == "ready"
+                audio = speech("en_weather")
+                for start in range(0, len(audio), 3200):
+                    ws.send(audio[start : start + 3200])
+                assert json.loads(ws.recv())["type"] == "speech_started"
+                process.send_signal(signal.SIGTERM)
+                messages: list[dict[str, object]] = []
+                with pytest.raises(ConnectionClosed) as closed:
+                    messages.extend(json.loads(str(raw)) for raw in iter(ws.recv, None))
+            finals = [m for m in messages if m["type"] == "final"]
+            assert "sunny" in str(finals[-1]["text"]).lower()
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1001
+            # uvicorn re-raises the signal once it has shut down, as a service manager expects
+            assert process.wait(timeout=30) in {0, -signal.SIGTERM}
+        finally:
+            process.kill()
+            process.wait()
+
+
+class TestLongSessions:
+    def test_minutes_of_audio_stream_through_with_every_final(self, client: TestClient) -> None:
+        """Three minutes of speech and silence, sent fast, give one final per utterance."""
+        utterance = speech("en_weather") + silence(2.0)
+        repeats = 30
+        with client.websocket_connect("/ws?language=en") as ws:
+            ws.receive_json()
+            for _ in range(repeats):
+                stream(ws, utterance, chunk=32000)
+            messages, code = finish(ws)
+        assert code == 1000
+        texts = [m["text"].lower() for m in messages if m["type"] == "final"]
+        assert len(texts) == repeats
+        assert all("sunny" in text for text in texts)
+
+
+class TestMetrics:
+    def test_metrics_count_sessions_audio_messages_and_latency(self, client: TestClient) -> None:
+        """/metrics exposes sessions, audio seconds, messages by type, final latency, busy time."""
+        with client.websocket_connect("/ws?language=en") as ws:
+            ws.receive_json()
+            ws.send_text("nope")
+            stream(ws, speech("en_weather") + silence(0.6))
+            finish(ws)
+        text = client.get("/metrics").text
+        samples = {
+            line.split(" ")[0]: float(line.split(" ")[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
+
+        def value(prefix: str) -> float:
+            return sum(v for k, v in samples.items() if k.startswith(prefix))
+
+        assert value("stt_sessions_open{") == 0
+        assert value("stt_audio_received_seconds_total{") == pytest.approx(4.37, abs=0.05)
+        assert value('stt_messages_sent_total{instance="') >= 3
+        assert any('type="final"' in k for k in samples if k.startswith("stt_messages_sent"))
+        assert value('stt_errors_total{code="invalid_json"') == 1
+        assert value("stt_final_latency_seconds_count{") >= 1
+        assert value("stt_engine_busy_seconds{") > 0

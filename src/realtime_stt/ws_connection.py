@@ -127,6 +127,7 @@ class Connection:
             text: str | None = message.get("text")
             if data is not None:
                 await self.apply(self.core.receive_bytes(data))
+                await self.stream.wait_for_room()  # backpressure: read no faster than we work
             elif text is not None:
                 await self.apply(self.core.receive_text(text))
 

@@ -109,6 +109,13 @@ class EngineSession(Protocol):
     def push_audio(self, pcm: bytes) -> None:
         """Queue PCM16 little-endian mono audio (an even number of bytes) at the input rate."""
 
+    async def wait_for_room(self) -> None:
+        """Return once the audio queued but not yet processed is below the session's limit.
+
+        The shell awaits this before it reads the next client frame, so a client that sends
+        faster than the engine works is slowed down by TCP backpressure instead of failing.
+        """
+
     def flush(self) -> None:
         """Finalize the utterance in progress as soon as the audio pushed so far is processed."""
 

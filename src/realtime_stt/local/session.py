@@ -50,7 +50,10 @@ class StreamingOptions:
         min_silence_ms: silence that ends an utterance.
         speech_pad_ms: audio kept before the first and after the last speech frame.
         max_utterance_s: an utterance this long is cut at a word boundary.
-        max_backlog_s: unprocessed audio beyond this ends the session (``engine_overloaded``).
+        room_s: :meth:`LocalSession.wait_for_room` holds the client back while more than this
+            much pushed audio waits to be processed.
+        max_backlog_s: unprocessed audio beyond this ends the session (``engine_overloaded``);
+            only a client shell that ignores ``wait_for_room`` can get there.
         block_s: the VAD's step; boundaries are acted on between blocks.
     """
 
@@ -61,6 +64,7 @@ class StreamingOptions:
     min_silence_ms: int = 400
     speech_pad_ms: int = 200
     max_utterance_s: float = 20.0
+    room_s: float = 5.0
     max_backlog_s: float = 120.0
     block_s: float = 0.25
 
@@ -128,6 +132,8 @@ class LocalSession:
         self._partial_running = False
         self._ended = False
         self._backlog = 0
+        self._room = asyncio.Event()
+        self._room.set()
         self._tasks: anyio.abc.TaskGroup | None = None
 
     # -- EngineSession -----------------------------------------------------------------------
@@ -138,8 +144,14 @@ class LocalSession:
             return
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / np.float32(32768.0)
         self._backlog += samples.size
+        if self._backlog > self._options.room_s * SAMPLE_RATE:
+            self._room.clear()
         self._commands.append(samples)
         self._wake.set()
+
+    async def wait_for_room(self) -> None:
+        """Wait while more than ``room_s`` of pushed audio is still unprocessed."""
+        await self._room.wait()
 
     def flush(self) -> None:
         """Finalize the utterance in progress once the audio before this call is scored."""
@@ -195,6 +207,8 @@ class LocalSession:
             command = self._commands.popleft()
             if isinstance(command, np.ndarray):
                 self._backlog -= command.size
+                if self._backlog <= self._options.room_s * SAMPLE_RATE:
+                    self._room.set()
                 await self._consume_audio(command)
             elif isinstance(command, _Flush):
                 await self._finalize(self._audio.end)

@@ -24,6 +24,7 @@ the old connection is cleared (or, mid-utterance, committed) and kept until its 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -85,6 +86,8 @@ class OpenAISession:
         )
         self._uplink = AudioUplink(history, self._asm, tuning)
         self._backlog = 0
+        self._room = asyncio.Event()
+        self._room.set()
         self._ended = False
         self._overflow = False
         self._end_deadline: float | None = None
@@ -108,7 +111,13 @@ class OpenAISession:
             self._overflow = True
         else:
             self._commands.append(pcm)
+        if self._backlog > self._tuning.room_s * SAMPLE_RATE:
+            self._room.clear()
         self._wake.set()
+
+    async def wait_for_room(self) -> None:
+        """Wait while more than ``Tuning.room_s`` of pushed audio is still unsent."""
+        await self._room.wait()
 
     def flush(self) -> None:
         """Commit the utterance in progress once the audio before it is sent (if ≥ 100 ms)."""
@@ -214,6 +223,8 @@ class OpenAISession:
         command = self._commands.popleft()
         if isinstance(command, bytes):
             self._backlog -= len(command) // 2
+            if self._backlog <= self._tuning.room_s * SAMPLE_RATE:
+                self._room.set()
             self._uplink.add(command, now)
             await self._uplink.send_pending(link, everything=False)
         elif command is _FLUSH:

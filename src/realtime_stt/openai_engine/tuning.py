@@ -31,6 +31,7 @@ LINGER_S = 0.1
 TAIL_RESEND_S = 1.0
 MAX_RESEND_S = 60.0
 MAX_BACKLOG_S = 60.0
+ROOM_S = 5.0
 CLOSE_TIMEOUT_S = 2.0
 SILENCE_RMS = 0.003
 EVENT_BUFFER = 64
@@ -54,7 +55,9 @@ class Tuning:
         linger_s: a partial append waits this long for more audio before it is sent anyway.
         tail_resend_s: audio resent to a new connection when no utterance is owed (VAD context).
         max_resend_s: the most uncommitted audio kept for resending after a drop.
-        max_backlog_s: queued, unsent audio beyond this ends the session (``engine_overloaded``).
+        room_s: ``wait_for_room`` holds the client back while more than this is queued unsent.
+        max_backlog_s: queued, unsent audio beyond this ends the session (``engine_overloaded``);
+            only a caller that ignores ``wait_for_room`` can get there.
         close_timeout_s: the longest wait for a WebSocket closing handshake.
         silence_rms: an item that our own commit created without ``speech_started``, whose
             every 10 ms frame is below this RMS (full scale 1.0; 0.003 is about -50 dBFS), is
@@ -74,6 +77,7 @@ class Tuning:
     linger_s: float = LINGER_S
     tail_resend_s: float = TAIL_RESEND_S
     max_resend_s: float = MAX_RESEND_S
+    room_s: float = ROOM_S
     max_backlog_s: float = MAX_BACKLOG_S
     close_timeout_s: float = CLOSE_TIMEOUT_S
     silence_rms: float = SILENCE_RMS
