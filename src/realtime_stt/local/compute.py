@@ -48,6 +48,10 @@ class Compute:
         """True when optional inference may start without taking the reserved worker."""
         return self._inference.available_tokens > self.reserve
 
+    def has_idle_worker(self) -> bool:
+        """True when at least one inference worker is idle."""
+        return self._inference.available_tokens > 0
+
     @property
     def inference_in_use(self) -> int:
         """Inference workers busy now."""

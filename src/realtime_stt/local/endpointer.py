@@ -70,6 +70,18 @@ class Endpointer:
         self._speech_frames = 0
         self._last_speech = None
 
+    def pending_end(self) -> tuple[int, int] | None:
+        """While in speech: (frames since the last speech frame, the end an end would report).
+
+        Lets a caller start work on an utterance that is probably over before the end is
+        confirmed; the reported end stays the same as long as no speech frame comes in between.
+        """
+        if not self.in_speech or self._last_speech is None:
+            return None
+        silent = self.frames_seen - 1 - self._last_speech
+        end = min((self._last_speech + 1) * FRAME + self.pad, self.frames_seen * FRAME)
+        return silent, end
+
     def feed(self, probs: npt.NDArray[np.float32]) -> list[Boundary]:
         """Consume the probabilities of the next frames; return the boundaries they confirm."""
         found: list[Boundary] = []

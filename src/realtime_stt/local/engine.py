@@ -23,7 +23,8 @@ from realtime_stt.engine.protocol import EngineCapabilities, SessionConfig
 from realtime_stt.local.assets import bundled_model_dir
 from realtime_stt.local.compute import Compute
 from realtime_stt.local.decoder import DecodeOptions, UtteranceDecoder
-from realtime_stt.local.session import LocalSession, StreamingOptions
+from realtime_stt.local.session import LocalSession
+from realtime_stt.local.utterance import StreamingOptions
 from realtime_stt.settings import Settings
 
 SAMPLE_RATE = 16_000

@@ -12,12 +12,10 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from functools import partial
 
 import anyio
 import numpy as np
-import numpy.typing as npt
 
 from realtime_stt.engine.protocol import (
     EngineError,
@@ -27,46 +25,20 @@ from realtime_stt.engine.protocol import (
     SpeechStarted,
     WordTiming,
 )
-from realtime_stt.local.agreement import LocalAgreement
 from realtime_stt.local.compute import Compute
-from realtime_stt.local.decoder import Decoded, DecodeOptions, UtteranceDecoder
+from realtime_stt.local.decoder import Decoded, UtteranceDecoder
 from realtime_stt.local.endpointer import Endpointer, UtteranceStart
-from realtime_stt.local.vad import StreamingVad
+from realtime_stt.local.utterance import (
+    Audio,
+    AudioBuffer,
+    Speculation,
+    StreamingOptions,
+    Utterance,
+)
+from realtime_stt.local.vad import FRAME, StreamingVad
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
-Audio = npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True, slots=True)
-class StreamingOptions:
-    """Streaming knobs of the local engine.
-
-    Attributes:
-        final: decode options for finals (beam search).
-        partial: decode options for partials (greedy).
-        partial_interval_s: audio between two partial decodes of one utterance.
-        vad_threshold: Silero speech probability that counts as speech.
-        min_silence_ms: silence that ends an utterance.
-        speech_pad_ms: audio kept before the first and after the last speech frame.
-        max_utterance_s: an utterance this long is cut at a word boundary.
-        room_s: :meth:`LocalSession.wait_for_room` holds the client back while more than this
-            much pushed audio waits to be processed.
-        max_backlog_s: unprocessed audio beyond this ends the session (``engine_overloaded``);
-            only a client shell that ignores ``wait_for_room`` can get there.
-        block_s: the VAD's step; boundaries are acted on between blocks.
-    """
-
-    final: DecodeOptions = field(default_factory=lambda: DecodeOptions(beam_size=5))
-    partial: DecodeOptions = field(default_factory=lambda: DecodeOptions(beam_size=1))
-    partial_interval_s: float = 0.6
-    vad_threshold: float = 0.5
-    min_silence_ms: int = 400
-    speech_pad_ms: int = 200
-    max_utterance_s: float = 20.0
-    room_s: float = 5.0
-    max_backlog_s: float = 120.0
-    block_s: float = 0.25
 
 
 class _Flush:
@@ -75,38 +47,6 @@ class _Flush:
 
 class _End:
     pass
-
-
-@dataclass(slots=True)
-class _Utterance:
-    segment_id: int
-    start: int
-    partial_due: int
-    agreement: LocalAgreement = field(default_factory=LocalAgreement)
-
-
-class _AudioBuffer:
-    """The recent audio of a stream, addressed by absolute sample index."""
-
-    def __init__(self) -> None:
-        self._blocks: deque[Audio] = deque()
-        self.base = 0
-        self.end = 0
-
-    def append(self, block: Audio) -> None:
-        self._blocks.append(block)
-        self.end += block.size
-
-    def slice(self, start: int, stop: int) -> Audio:
-        start, stop = max(start, self.base), min(stop, self.end)
-        if stop <= start:
-            return np.zeros(0, dtype=np.float32)
-        joined = np.concatenate(list(self._blocks)) if len(self._blocks) > 1 else self._blocks[0]
-        return joined[start - self.base : stop - self.base]
-
-    def trim_before(self, sample: int) -> None:
-        while self._blocks and self.base + self._blocks[0].size <= sample:
-            self.base += self._blocks.popleft().size
 
 
 class LocalSession:
@@ -119,14 +59,15 @@ class LocalSession:
         self._commands: deque[Audio | _Flush | _End] = deque()
         self._wake = asyncio.Event()
         self._send, self._receive = anyio.create_memory_object_stream[EngineEvent](64)
-        self._audio = _AudioBuffer()
+        self._audio = AudioBuffer()
         self._vad = StreamingVad()
         self._endpointer = Endpointer(
             threshold=options.vad_threshold,
             min_silence_ms=options.min_silence_ms,
             pad_ms=options.speech_pad_ms,
         )
-        self._utterance: _Utterance | None = None
+        self._utterance: Utterance | None = None
+        self._speculation: Speculation | None = None
         self._context = ""
         self._next_segment = 0
         self._partial_running = False
@@ -232,13 +173,14 @@ class LocalSession:
             max_samples = int(self._options.max_utterance_s * SAMPLE_RATE)
             if utterance is not None and self._audio.end - utterance.start >= max_samples:
                 await self._cut(utterance)
+            self._maybe_speculate()
             self._maybe_start_partial()
             keep = self._utterance.start if self._utterance else self._audio.end - 2 * SAMPLE_RATE
             self._audio.trim_before(keep)
 
     async def _open(self, start: int) -> None:
         interval = int(self._options.partial_interval_s * SAMPLE_RATE)
-        utterance = _Utterance(self._next_segment, start, start + interval)
+        utterance = Utterance(self._next_segment, start, start + interval)
         self._next_segment += 1
         self._utterance = utterance
         await self._send.send(SpeechStarted(utterance.segment_id, start / SAMPLE_RATE))
@@ -247,12 +189,18 @@ class LocalSession:
         utterance, self._utterance = self._utterance, None
         if utterance is None:
             return
-        audio = self._audio.slice(utterance.start, end)
-        result = await self._decode_final(audio)
+        speculation, self._speculation = self._speculation, None
+        if speculation and speculation.utterance is utterance and speculation.end == end:
+            await speculation.done.wait()
+            result = speculation.result
+        else:
+            result = None
+        if result is None:
+            result = await self._decode_final(self._audio.slice(utterance.start, end))
         self._context = result.text or self._context
         await self._send.send(_final(utterance, result, utterance.start, end))
 
-    async def _cut(self, utterance: _Utterance) -> None:
+    async def _cut(self, utterance: Utterance) -> None:
         end = self._audio.end
         audio = self._audio.slice(utterance.start, end)
         result = await self._decode_final(audio)
@@ -268,6 +216,32 @@ class LocalSession:
         self._context = ""  # mid-sentence context makes Whisper skip the words after a cut
         self._utterance = None
         await self._open(cut)
+
+    def _maybe_speculate(self) -> None:
+        utterance, pending = self._utterance, self._endpointer.pending_end()
+        after_ms = self._options.speculate_after_ms
+        if utterance is None or pending is None or self._tasks is None or not after_ms:
+            return
+        silent_frames, end = pending
+        silent_ms = silent_frames * FRAME * 1000 / SAMPLE_RATE
+        if silent_ms < after_ms or not self._compute.has_idle_worker():
+            return
+        current = self._speculation
+        if current is not None and current.utterance is utterance and current.end == end:
+            return
+        speculation = Speculation(utterance, end)
+        self._speculation = speculation
+        self._tasks.start_soon(
+            self._speculate, speculation, self._audio.slice(utterance.start, end)
+        )
+
+    async def _speculate(self, speculation: Speculation, audio: Audio) -> None:
+        try:
+            speculation.result = await self._decode_final(audio)
+        except Exception:
+            log.exception("speculative final failed; the final will be decoded again")
+        finally:
+            speculation.done.set()
 
     async def _decode_final(self, audio: Audio) -> Decoded:
         decode = self._decoder.decode
@@ -290,7 +264,7 @@ class LocalSession:
         )
         self._tasks.start_soon(self._partial, utterance, self._audio.end)
 
-    async def _partial(self, utterance: _Utterance, end: int) -> None:
+    async def _partial(self, utterance: Utterance, end: int) -> None:
         audio = self._audio.slice(utterance.start, end)
         decode = self._decoder.decode
         options, context = self._options.partial, self._context
@@ -318,7 +292,7 @@ class LocalSession:
             log.debug("partial for segment %d dropped", utterance.segment_id)
 
 
-def _final(utterance: _Utterance, result: Decoded, start: int, end: int) -> Final:
+def _final(utterance: Utterance, result: Decoded, start: int, end: int) -> Final:
     offset = start / SAMPLE_RATE
     timings = tuple(
         WordTiming(w.word.strip(), offset + w.start_s, offset + w.end_s) for w in result.words
