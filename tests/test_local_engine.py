@@ -141,6 +141,18 @@ class TestEndpointer:
         boundaries = endpointer.feed(probs)
         assert boundaries == [UtteranceStart(10 * FRAME - 1024), UtteranceEnd(30 * FRAME + 1024)]
 
+    def test_pending_end_predicts_the_confirmed_end(self) -> None:
+        """Before silence is confirmed, pending_end names the end that will be reported."""
+        endpointer = Endpointer(threshold=0.5, min_silence_ms=320, pad_ms=64)
+        endpointer.feed(np.array([0.9] * 10 + [0.0] * 4, dtype=np.float32))
+        pending = endpointer.pending_end()
+        assert pending is not None
+        silent_frames, end = pending
+        assert silent_frames == 4
+        (confirmed,) = endpointer.feed(np.zeros(10, dtype=np.float32))
+        assert confirmed == UtteranceEnd(end)
+        assert endpointer.pending_end() is None
+
     def test_a_short_click_opens_nothing(self) -> None:
         """Fewer speech frames than the minimum never open an utterance."""
         endpointer = Endpointer(threshold=0.5, min_silence_ms=320, pad_ms=64)
