@@ -22,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import wave
 from dataclasses import dataclass, field
@@ -67,15 +68,46 @@ def load(name: str) -> np.ndarray:
         return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
 
 
-def build_script() -> tuple[bytes, list[Clip], str]:
+EXTRA_SENTENCES = [
+    "the train to the city leaves at seven in the morning from the second platform",
+    "please remember to bring your umbrella because it may rain later this afternoon",
+    "our meeting has been moved to thursday so that everyone can join the discussion",
+    "the library opens at nine and closes at five on weekdays",
+    "she bought fresh bread and cheese at the market near the old bridge",
+    "the children played football in the park until the sun went down",
+    "turn left at the next corner and the museum is on your right",
+    "the doctor said that a short walk every day is good for your heart",
+]
+
+
+def synthesise(text: str) -> np.ndarray:
+    """English speech for ``text`` from Debian's espeak-ng, at 16 kHz (bench-only dependency)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, wav = Path(tmp) / "raw.wav", Path(tmp) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True)
+        subprocess.run(
+            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True
+        )
+        with wave.open(str(wav)) as reader:
+            return np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
+
+
+def build_script(long: bool = False) -> tuple[bytes, list[Clip], str]:
+    """The stream's audio, its utterances' speech spans, and the reference text.
+
+    ``long`` adds eight more sentences made with espeak-ng (needs espeak-ng and sox), for a WER
+    comparison on about 130 words instead of 40.
+    """
+    items = [(load(name), text) for name, text in SCRIPT]
+    if long:
+        items += [(synthesise(text), text) for text in EXTRA_SENTENCES]
     parts, clips, cursor = [], [], 0
-    for name, _ in SCRIPT:
-        audio = load(name)
+    for audio, _ in items:
         loud = np.flatnonzero(np.abs(audio) > 500)
         clips.append(Clip((cursor + loud[0]) / RATE, (cursor + loud[-1]) / RATE))
         parts += [audio, np.zeros(int(GAP_S * RATE), dtype="<i2")]
         cursor += audio.size + int(GAP_S * RATE)
-    reference = " ".join(text for _, text in SCRIPT)
+    reference = " ".join(text for _, text in items)
     return np.concatenate(parts).tobytes(), clips, reference
 
 
@@ -148,6 +180,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--streams", default="1,2,4,6")
+    parser.add_argument("--long", action="store_true", help="add 8 espeak-ng sentences")
     parser.add_argument(
         "--stagger",
         type=float,
@@ -155,7 +188,7 @@ def main() -> None:
         help="seconds between stream starts (0: all in lockstep, the worst case)",
     )
     args = parser.parse_args()
-    audio, clips, reference = build_script()
+    audio, clips, reference = build_script(long=args.long)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -166,9 +199,9 @@ def main() -> None:
         "LANGUAGE": "en",
         "MAX_SESSIONS": "64",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "realtime_stt"], env=env, stderr=subprocess.DEVNULL
-    )
+    command = [sys.executable, "-m", "realtime_stt"]
+    quiet = subprocess.DEVNULL
+    server = subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet)
     try:
         deadline = time.monotonic() + 120
         while True:
