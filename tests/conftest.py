@@ -78,7 +78,7 @@ class LiveServer:
     """A real uvicorn server on a free loopback port, in a thread of this process."""
 
     def __init__(self, app: FastAPI, settings: Settings) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -111,7 +111,8 @@ class LiveServer:
         self.thread.join(timeout=30)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from websockets.sync.client import connect
 
 from realtime_stt import ws_connection
 from realtime_stt.local.decoder import UtteranceDecoder
-from tests.conftest import LiveServer, silence, speech
+from tests.conftest import LiveServer, free_port, silence, speech
 from tests.wsutil import collect, finish, stream, transcript
 
 ClientFactory = Callable[..., TestClient]
@@ -35,13 +34,6 @@ def server_tasks(client: TestClient) -> int:
         return len(asyncio.all_tasks())
 
     return portal.call(count)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def settle(client: TestClient, predicate: Callable[[], bool], timeout: float = 10.0) -> None:

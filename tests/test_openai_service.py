@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ import uvicorn
 from websockets.asyncio.client import connect
 
 from realtime_stt.app import create_app
+from tests.conftest import free_port
 from tests.openai_fake import FakeRealtimeServer, Scenario
 from tests.openai_fake.audio import silence, tone
 from tests.openai_fake.harness import settings_for
@@ -29,13 +29,6 @@ pytestmark = pytest.mark.anyio
 def anyio_backend() -> str:
     """Run these tests on asyncio (websockets needs it)."""
     return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def run_client(url: str, audio: bytes) -> tuple[list[dict[str, Any]], int | None]:

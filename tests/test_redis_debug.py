@@ -21,8 +21,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from realtime_stt.debug_log import DebugLog, DebugStoreUnavailableError
 from realtime_stt.debug_redis import RedisDebugLog
-from tests.conftest import LiveServer, silence, speech
-from tests.redis_server import RedisServer, free_port
+from tests.conftest import LiveServer, free_port, silence, speech
+from tests.redis_server import RedisServer
 from tests.wsutil import finals, finish, stream, transcript
 
 ServerFactory = Callable[..., LiveServer]
