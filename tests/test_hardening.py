@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -64,7 +65,8 @@ class TestDisconnects:
                 stream(ws, speech("en_fox")[: 32000 * 3])
         settle(client, lambda: client.get("/healthz").json()["sessions"] == 0)
         settle(client, lambda: server_tasks(client) <= tasks)
-        assert threading.active_count() <= threads + 1
+        # idle worker threads are pooled (and retire after 10 s): allow the pools' lane sizes
+        assert threading.active_count() <= threads + 4
         works(client)
 
 
@@ -128,15 +130,22 @@ class TestSlowClients:
         server = live_server_factory(outbox_size=8)
         import httpx
 
-        with connect(server.ws_url, max_queue=1) as stuck:
-            started = time.monotonic()
-            for _ in range(60_000):  # each invalid frame earns an error message it never reads
-                stuck.send("x")
+        # A tiny receive buffer, and a client that never reads: the server's sends soon stall.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        sock.connect(("127.0.0.1", server.port))
+        with connect(server.ws_url, sock=sock, max_queue=1) as stuck:
+            close_codes: list[int] = []
+            try:
+                for _ in range(20_000):  # each invalid frame earns an error it never reads
+                    stuck.send("x")
+            except ConnectionClosed as closed:  # the close got through before the buffers filled
+                close_codes.append(closed.rcvd.code if closed.rcvd else 0)
+            assert close_codes in ([], [1008])
             deadline = time.monotonic() + 30
             while httpx.get(server.http_url + "/healthz").json()["sessions"]:
                 assert time.monotonic() < deadline, "the stuck session was never dropped"
                 time.sleep(0.1)
-            assert time.monotonic() - started < 30
         metrics = httpx.get(server.http_url + "/metrics").text
         assert 'stt_errors_total{code="client_too_slow"' in metrics
         with connect(server.ws_url + "?language=en") as ws:
