@@ -201,6 +201,8 @@ class LiveConnections:
         self._open: set[Connection] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self.draining = False
+        """True once :meth:`drain` has begun: new sessions are refused."""
 
     def __len__(self) -> int:
         return len(self._open)
@@ -216,6 +218,7 @@ class LiveConnections:
 
     async def drain(self, grace_s: float) -> None:
         """Ask every session to finish with 1001 and wait (at most ``grace_s``) until all closed."""
+        self.draining = True
         for connection in list(self._open):
             await connection.shutdown()
         with anyio.move_on_after(grace_s):

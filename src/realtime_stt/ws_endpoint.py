@@ -15,24 +15,16 @@ from starlette.websockets import WebSocket
 
 from realtime_stt import wire
 from realtime_stt.access import token_matches
-from realtime_stt.engine.protocol import (
-    SessionConfig,
-)
+from realtime_stt.engine.protocol import SessionConfig
 from realtime_stt.metrics import Metrics
 from realtime_stt.outbox import Outbox
 from realtime_stt.services import Services
-from realtime_stt.session_core import (
-    CLOSE_POLICY,
-    CLOSE_TRY_AGAIN,
-    SessionCore,
-)
+from realtime_stt.session_core import CLOSE_POLICY, CLOSE_TRY_AGAIN, SessionCore
 from realtime_stt.ws_connection import Connection, LiveConnections
 
 log = logging.getLogger(__name__)
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 MIN_RATE, MAX_RATE = 8000, 48000
-OFF_LOOP_SAMPLES = 16_000
-"""Chunks longer than this are resampled in a worker thread rather than on the event loop."""
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -52,6 +44,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     language, sample_rate = params
     if not services.engine.ready:
         error = wire.Error(code="engine_not_ready", message="the engine is still loading")
+        await _refuse(websocket, error, CLOSE_TRY_AGAIN)
+        return
+    live: LiveConnections = websocket.app.state.live
+    if live.draining:
+        error = wire.Error(code="shutting_down", message="the server is restarting; reconnect")
         await _refuse(websocket, error, CLOSE_TRY_AGAIN)
         return
     session_id = uuid.uuid4().hex[:12]
@@ -78,6 +75,8 @@ def _parse_params(websocket: WebSocket, default_language: str) -> tuple[str, int
 
 
 async def _refuse(websocket: WebSocket, error: wire.Error, code: int) -> None:
+    metrics: Metrics = websocket.app.state.metrics
+    metrics.error_sent(error.code)
     await websocket.send_text(wire.encode(error))
     await websocket.close(code=code)
 
