@@ -187,6 +187,12 @@ class Connection:
                     await getattr(self, part)()
                 except (WebSocketDisconnect, anyio.ClosedResourceError, OSError, TimeoutError):
                     log.info("session %s: connection lost during %s", self.core.session_id, part)
+                except RuntimeError as exc:
+                    # uvicorn closed the socket itself (a missed keepalive pong): a send then
+                    # fails with "Unexpected ASGI message ... after sending 'websocket.close'"
+                    if "websocket.close" not in str(exc):
+                        raise
+                    log.info("session %s: connection lost during %s", self.core.session_id, part)
                 finally:
                     tasks.cancel_scope.cancel()
 

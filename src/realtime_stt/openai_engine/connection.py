@@ -131,6 +131,8 @@ async def _open_once(target: Target, tuning: Tuning) -> ClientConnection:
                 open_timeout=None,
                 close_timeout=tuning.close_timeout_s,
                 max_size=MAX_FRAME_BYTES,
+                # base64 PCM barely compresses, and deflate was a fifth of the proxy's CPU
+                compression=None,
             )
             await _configure(ws, target.session_update)
     except InvalidStatus as exc:

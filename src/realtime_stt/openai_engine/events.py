@@ -14,9 +14,10 @@ import base64
 import json
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
+import openai.types.realtime as rt
 from openai.types.realtime import (
     AudioTranscription,
     InputAudioBufferAppendEvent,
@@ -33,7 +34,7 @@ from openai.types.realtime.realtime_transcription_session_audio_input import Noi
 from openai.types.realtime.realtime_transcription_session_audio_input_turn_detection import (
     ServerVad,
 )
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from realtime_stt.openai_engine.tuning import SAMPLE_RATE
 from realtime_stt.settings import Settings
@@ -137,13 +138,45 @@ def clear_event(event_id: str) -> str:
     return event.to_json(indent=None)
 
 
+_HANDLED: dict[str, type[BaseModel]] = {
+    get_args(model.model_fields["type"].annotation)[0]: model
+    for model in (
+        rt.SessionCreatedEvent,
+        rt.SessionUpdatedEvent,
+        rt.RealtimeErrorEvent,
+        rt.InputAudioBufferSpeechStartedEvent,
+        rt.InputAudioBufferSpeechStoppedEvent,
+        rt.InputAudioBufferCommittedEvent,
+        rt.ConversationItemInputAudioTranscriptionDeltaEvent,
+        rt.ConversationItemInputAudioTranscriptionCompletedEvent,
+        rt.ConversationItemInputAudioTranscriptionFailedEvent,
+    )
+}
+"""The server events the engine acts on, by ``type``; others are skipped without validation
+(checking every frame against the whole server-event union cost 15 % of the proxy's CPU)."""
+
+
 def parse_server_event(frame: str | bytes) -> RealtimeServerEvent | None:
-    """The typed server event in ``frame``, or ``None`` (logged) when it matches no GA event."""
+    """The typed server event in ``frame``, or ``None`` (logged) when the engine ignores it.
+
+    Only the types in :data:`_HANDLED` are validated, each against its own GA model; a frame of
+    one of those types that does not match its model is ignored and logged.
+    """
     try:
-        return _SERVER_EVENTS.validate_json(frame)
-    except ValidationError:
-        log.debug("ignoring server frame of type %s", _frame_type(frame))
+        value = json.loads(frame)
+    except ValueError:
+        log.debug("ignoring a server frame that is not JSON")
         return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    model = _HANDLED.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        return None
+    try:
+        event: RealtimeServerEvent = _SERVER_EVENTS.validate_python(model.model_validate(value))
+    except ValidationError:
+        log.warning("ignoring a malformed %s event", kind)
+        return None
+    return event
 
 
 def _frame_type(frame: str | bytes) -> str:
