@@ -52,7 +52,8 @@ pytest: install system-deps
 test: lint typecheck pytest
 
 bench: install
-	$(PY) -m bench.local_streaming
+	$(PY) -m bench.local_streaming --streams 1,2,4
+	$(PY) -m bench.openai_proxy latency --streams 50,100 --seconds 20
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
