@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,3 +73,20 @@ class TestResampler:
         out = sum(resampler.process(np.zeros(size, dtype=np.int16)).size for size in chunk_sizes)
         out += resampler.finish().size
         assert abs(out - total_in * rate_out / rate_in) <= 1
+
+
+class TestLevel:
+    @given(st.lists(st.integers(-32768, 32767), min_size=1, max_size=500))
+    def test_level_matches_the_float_definition(self, values: list[int]) -> None:
+        """RMS in dBFS and peak agree with the floating-point definitions."""
+        from realtime_stt.audio import level
+
+        samples = np.array(values, dtype=np.int16)
+        as_float = samples.astype(np.float64) / 32768
+        measured = level(samples)
+        assert measured.peak == np.max(np.abs(as_float))
+        rms = float(np.sqrt(np.mean(as_float**2)))
+        if rms == 0:
+            assert measured.rms_dbfs == -np.inf
+        else:
+            assert measured.rms_dbfs == pytest.approx(20 * np.log10(rms), abs=1e-9)
