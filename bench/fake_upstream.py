@@ -2,7 +2,7 @@
 
 ``python -m bench.fake_upstream --port P [--reuse-port]`` serves the fake on 127.0.0.1:P until it
 is terminated, printing ``ready`` once it listens. The protocol is the fake's own (every client
-frame validated against the SDK's GA types, same events, same VAD rules); four changes make it fit
+frame validated against the SDK's GA types, same events, same VAD rules); three changes make it fit
 for long runs with hundreds of connections:
 
 * **Emit stamps.** The ``...transcription.completed`` transcript ends with ``@<ns>``, the
@@ -11,8 +11,6 @@ for long runs with hundreds of connections:
   computes the *added latency* of whatever sits between it and the fake.
 * **Bounded memory.** Committed audio is dropped (the fake keeps every byte and every event of a
   connection for tests to inspect), and nothing is recorded per event or per turn.
-* **Vectorised VAD.** Frame energies are computed for a whole append at once; the decisions
-  (thresholds, padding, silence, reported positions) are exactly :class:`EnergyVad`'s.
 * **Cheaper "transcription".** The pitch is estimated from at most the first
   :data:`PITCH_WINDOW_S` of voiced audio (the fake's full-length FFT costs ~2 ms per 0.6 s
   utterance, which at 300 streams would take a third of a core from the machine under test).
@@ -28,15 +26,13 @@ import time
 from urllib.parse import parse_qs
 
 import anyio
-import numpy as np
 import uvloop
 from pydantic import BaseModel
 from tests.openai_fake import FakeRealtimeServer, Scenario
 from tests.openai_fake import server_events as build
-from tests.openai_fake.audio import FRAME, RATE, Samples, dominant_frequency, samples
+from tests.openai_fake.audio import RATE, Samples, dominant_frequency, samples, voiced
 from tests.openai_fake.connection import FakeConnection
 from tests.openai_fake.scenario import ConnectionRecord
-from tests.openai_fake.vad import EnergyVad, VadStart, VadStop
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -73,56 +69,13 @@ class TrimmedAudio(bytearray):
             self.dropped += count
 
 
-def frame_levels(audio: Samples) -> np.ndarray:
-    """RMS (full scale 1.0) of each whole 10 ms frame of ``audio``."""
-    usable = audio[: audio.size - audio.size % FRAME].reshape(-1, FRAME).astype(np.float64)
-    levels: np.ndarray = np.sqrt(np.einsum("ij,ij->i", usable, usable) / FRAME) / 32768.0
-    return levels
-
-
-class FastVad(EnergyVad):
-    """:class:`EnergyVad` with the frame energies of one append computed in one numpy call."""
-
-    def feed(self, audio: Samples) -> list[VadStart | VadStop]:
-        events: list[VadStart | VadStop] = []
-        data = np.concatenate([self._rest, audio])
-        whole = data.size - data.size % FRAME
-        for index, loud in enumerate((frame_levels(data[:whole]) >= self.threshold).tolist()):
-            start = self._position + index * FRAME
-            if loud and not self.in_speech:
-                self.in_speech = True
-                self._silence = 0
-                events.append(VadStart(max(self._floor, start - self.prefix)))
-            elif loud:
-                self._silence = 0
-            elif self.in_speech:
-                self._silence += FRAME
-                if self._silence >= self.silence_needed:
-                    self.in_speech = False
-                    self._floor = start + FRAME
-                    events.append(VadStop(start + FRAME))
-        self._rest = data[whole:]
-        self._position += whole
-        return events
-
-
 def pitch(audio: Samples, threshold: float) -> float | None:
     """The dominant frequency of the first :data:`PITCH_WINDOW_S` of voiced frames."""
-    usable = audio[: audio.size - audio.size % FRAME].reshape(-1, FRAME)
-    voiced = usable[frame_levels(audio) >= threshold].reshape(-1)
-    return dominant_frequency(voiced[: int(PITCH_WINDOW_S * RATE)])
+    return dominant_frequency(voiced(audio, threshold)[: int(PITCH_WINDOW_S * RATE)])
 
 
 class BenchConnection(FakeConnection):
     """The fake's connection with the changes listed in the module docstring."""
-
-    def _make_vad(self) -> EnergyVad | None:
-        vad = super()._make_vad()
-        if vad is None or isinstance(vad, FastVad):
-            return vad
-        fast = FastVad.__new__(FastVad)
-        fast.__dict__.update(vars(vad))
-        return fast
 
     async def on_frame(self, frame: str | bytes) -> bool:
         keep = await super().on_frame(frame)

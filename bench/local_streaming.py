@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,12 +27,12 @@ import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import jiwer
 import numpy as np
 from faster_whisper import WhisperModel
 from websockets.asyncio.client import connect
 
+from bench.proxy_processes import free_port, wait_healthy
 from realtime_stt.local.assets import bundled_model_dir
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
@@ -189,9 +188,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     audio, clips, reference = build_script(long=args.long)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "PORT": str(port),
@@ -203,15 +200,7 @@ def main() -> None:
     quiet = subprocess.DEVNULL
     server = subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
+        wait_healthy(port, timeout_s=120)
         url = f"ws://127.0.0.1:{port}/ws?language=en"
         one_shot_wer = jiwer.wer(reference, one_shot_text(audio))
         print(f"audio per stream: {len(audio) / 2 / RATE:.1f} s; one-shot WER {one_shot_wer:.3f}\n")

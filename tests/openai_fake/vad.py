@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from openai.types.realtime import RealtimeTranscriptionSessionAudioInputTurnDetection
 
-from .audio import FRAME, Samples, frame_rms
+from .audio import FRAME, Samples, frame_levels
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +90,9 @@ class EnergyVad:
         events: list[VadStart | VadStop] = []
         data = np.concatenate([self._rest, audio])
         whole = data.size - data.size % FRAME
-        for offset in range(0, whole, FRAME):
-            start = self._position + offset
-            speech = frame_rms(data[offset : offset + FRAME]) >= self.threshold
+        loud = (frame_levels(data[:whole]) >= self.threshold).tolist()
+        for index, speech in enumerate(loud):
+            start = self._position + index * FRAME
             if speech and not self.in_speech:
                 self.in_speech = True
                 self._silence = 0
