@@ -170,12 +170,14 @@ def system_under_test(name: str, fake_port: int, log: IO[str]) -> Iterator[tuple
         "LANGUAGE": "sv",
         "MAX_SESSIONS": "100000",
     }
+    # "service-24k": clients send 24 kHz, so the service does not resample (shows what that costs)
+    rate = 24_000 if name == "service-24k" else 16_000
     with tempfile.TemporaryDirectory() as empty:  # no .env of anyone's there
         args = [sys.executable, "-m", "realtime_stt"]
         with started(args, log, env=env, cwd=Path(empty)) as process:
             wait_healthy(port, 60)
-            url = f"ws://127.0.0.1:{port}/ws?language=sv&sample_rate=16000"
-            yield System(name, url, 16_000, service=True), process.pid
+            url = f"ws://127.0.0.1:{port}/ws?language=sv&sample_rate={rate}"
+            yield System(name, url, rate, service=True), process.pid
 
 
 def wait_for_quiet(limit_s: float, threshold: float = 10.0, quiet_s: float = 6.0) -> None:

@@ -11,7 +11,9 @@ service runs:
 
 Chunk entries carry metadata and level only, never raw audio. Every entry names the ``instance``
 that recorded it. :func:`chunk_entry` and :func:`text_entry` build the entries, so every store
-returns the same shape.
+returns the same shape. The in-memory store measures a chunk's level when the entry is first read
+rather than when it is recorded: recording happens twice for every chunk of every session, reading
+only when someone looks (see :data:`LAZY_LEVEL_MAX_SAMPLES`).
 
 Contract of a :class:`DebugStore`:
 
@@ -36,6 +38,12 @@ from collections import deque
 from typing import Any, Literal, Protocol
 
 from realtime_stt.audio import Int16Array, level
+
+LAZY_LEVEL_MAX_SAMPLES = 4096
+"""Chunks up to this size keep a reference to their samples until the entry is read, so the
+level is computed only for entries someone reads (it was about 8 % of the proxy's CPU at 60
+streams when computed for every chunk). Larger chunks are measured at once, which bounds what a
+buffer holds to ``size`` x 8 KiB."""
 
 BufferName = Literal["front-chunks", "openai-chunks", "openai-text", "front-text"]
 BUFFER_NAMES: tuple[BufferName, ...] = (
@@ -89,16 +97,22 @@ class DebugStore(Protocol):
         ...
 
 
-def chunk_entry(
-    instance: str, session_id: str, seq: int, samples: Int16Array, sample_rate: int
+def chunk_entry(  # noqa: PLR0917 - the fields of one entry
+    instance: str,
+    session_id: str,
+    seq: int,
+    samples: Int16Array,
+    sample_rate: int,
+    at: float | None = None,
 ) -> dict[str, Any]:
-    """The entry for one audio chunk: metadata and level, never raw audio."""
+    """The entry for one audio chunk: metadata and level, never raw audio; ``at`` is when it was
+    received (now if ``None``)."""
     lvl = level(samples)
     return {
         "session_id": session_id,
         "instance": instance,
         "seq": seq,
-        "time": time.time(),
+        "time": time.time() if at is None else at,
         "bytes": int(samples.size) * 2,
         "samples": int(samples.size),
         "sample_rate": sample_rate,
@@ -113,13 +127,31 @@ def text_entry(instance: str, session_id: str, payload: dict[str, Any]) -> dict[
     return {"session_id": session_id, "time": time.time(), **payload, "instance": instance}
 
 
+class _Recorded:
+    """One kept entry: ready, or a chunk whose level is measured when first read."""
+
+    __slots__ = ("_value", "session_id")
+
+    def __init__(
+        self, session_id: str, value: dict[str, Any] | tuple[str, int, Int16Array, int, float]
+    ) -> None:
+        self.session_id = session_id
+        self._value = value
+
+    def entry(self) -> dict[str, Any]:
+        if isinstance(self._value, tuple):
+            instance, seq, samples, rate, at = self._value
+            self._value = chunk_entry(instance, self.session_id, seq, samples, rate, at)
+        return self._value  # the samples, if any, are no longer held
+
+
 class DebugLog:
     """The four ring buffers of one process, in memory."""
 
     def __init__(self, size: int, instance: str = "local") -> None:
         self.size = size
         self.instance = instance
-        self._buffers: dict[BufferName, deque[dict[str, Any]]] = {
+        self._buffers: dict[BufferName, deque[_Recorded]] = {
             name: deque(maxlen=size) for name in BUFFER_NAMES
         }
 
@@ -136,25 +168,29 @@ class DebugLog:
     def record_chunk(
         self, buffer: BufferName, session_id: str, seq: int, samples: Int16Array, sample_rate: int
     ) -> None:
-        """Record one audio chunk's metadata and level."""
-        self._buffers[buffer].append(
-            chunk_entry(self.instance, session_id, seq, samples, sample_rate)
-        )
+        """Record one audio chunk's metadata and level (measured when first read)."""
+        if samples.size > LAZY_LEVEL_MAX_SAMPLES:
+            entry = chunk_entry(self.instance, session_id, seq, samples, sample_rate)
+            self._buffers[buffer].append(_Recorded(session_id, entry))
+            return
+        chunk = (self.instance, seq, samples, sample_rate, time.time())
+        self._buffers[buffer].append(_Recorded(session_id, chunk))
 
     def record_text(self, buffer: BufferName, session_id: str, payload: dict[str, Any]) -> None:
         """Record one text event or message (``payload`` is copied into the entry)."""
-        self._buffers[buffer].append(text_entry(self.instance, session_id, payload))
+        entry = text_entry(self.instance, session_id, payload)
+        self._buffers[buffer].append(_Recorded(session_id, entry))
 
     async def read(
         self, buffer: BufferName, *, limit: int | None = None, session_id: str | None = None
     ) -> list[dict[str, Any]]:
         """The newest ``limit`` entries (all if ``None``), oldest first, of one session if asked."""
-        entries = [
-            entry
-            for entry in self._buffers[buffer]
-            if session_id is None or entry["session_id"] == session_id
+        kept = [
+            item
+            for item in self._buffers[buffer]
+            if session_id is None or item.session_id == session_id
         ]
-        return entries[-limit:] if limit is not None else entries
+        return [item.entry() for item in (kept[-limit:] if limit is not None else kept)]
 
     async def start(self) -> None:
         """Nothing to start."""

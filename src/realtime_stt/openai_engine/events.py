@@ -118,12 +118,21 @@ def session_update(config: TranscriptionConfig) -> str:
     return SessionUpdateEvent(type="session.update", session=session).to_json(indent=None)
 
 
+_APPEND_HEAD, _APPEND_TAIL = (
+    InputAudioBufferAppendEvent(type="input_audio_buffer.append", audio="\x00")
+    .to_json(indent=None)
+    .split("\\u0000")
+)
+
+
 def append_event(pcm: bytes) -> str:
-    """``input_audio_buffer.append`` carrying ``pcm`` (PCM16 LE mono, 24 kHz) as base64."""
-    audio = base64.b64encode(pcm).decode("ascii")
-    return InputAudioBufferAppendEvent(type="input_audio_buffer.append", audio=audio).to_json(
-        indent=None
-    )
+    """``input_audio_buffer.append`` carrying ``pcm`` (PCM16 LE mono, 24 kHz) as base64.
+
+    This is the one event sent for every chunk, so it is the SDK model's own JSON, rendered once
+    at import with a placeholder, with the base64 (which never needs JSON escaping) put in its
+    place: a third of the cost of building the model each time.
+    """
+    return _APPEND_HEAD + base64.b64encode(pcm).decode("ascii") + _APPEND_TAIL
 
 
 def commit_event(event_id: str) -> str:

@@ -78,7 +78,10 @@ class OpenAISession:
         self._target = target
         self._tuning = tuning
         self._commands: deque[bytes | _Marker] = deque()
-        self._wake = anyio.Event()
+        self._wake = asyncio.Event()
+        """Set by anything that gives the driver work; cleared by the driver before it looks.
+        A plain asyncio event and timer rather than an anyio event and cancel scope per wait:
+        the driver waits once per pushed chunk, and that was 5 % of the proxy's CPU."""
         self._sink = EventSink(tuning.event_buffer)
         history = AudioHistory()
         self._asm = TranscriptAssembler(
@@ -175,7 +178,7 @@ class OpenAISession:
     async def _drive(self) -> None:
         link = self._link = await self._open(0, ())
         while True:
-            self._wake = anyio.Event()
+            self._wake.clear()
             now = time.monotonic()
             if self._overflow:
                 message = "audio arrives faster than it can be sent upstream"
@@ -216,8 +219,13 @@ class OpenAISession:
             deadlines.append(rotate_at)
         if self._uplink.has_pending:
             deadlines.append(self._uplink.linger_deadline)
-        with anyio.move_on_after(max(0.0, min(deadlines) - now)):
+        timer = asyncio.get_running_loop().call_later(
+            max(0.0, min(deadlines) - now), self._wake.set
+        )
+        try:
             await self._wake.wait()
+        finally:
+            timer.cancel()
 
     async def _step(self, link: Upstream, now: float) -> None:
         command = self._commands.popleft()
@@ -310,7 +318,7 @@ class OpenAISession:
     async def _wait_until(self, done: Callable[[], bool]) -> None:
         with anyio.move_on_after(self._tuning.connect_timeout_s):
             while not done():
-                self._wake = anyio.Event()
+                self._wake.clear()
                 await self._wake.wait()
 
     async def _check_draining(self, now: float) -> None:
