@@ -43,7 +43,7 @@ ours: colleagues' work) are shown so a saturated or disturbed run is visible.
 Usage (from the repository root)::
 
     python -m bench.openai_proxy latency [--streams 50,100,200,300] [--seconds 30]
-        [--systems relay,relay-deflate,service,service-24k]
+        [--systems relay,relay-deflate,service,service-24k,service-2w]
     python -m bench.openai_proxy soak [--sessions 200] [--minutes 5]
 
 The soak runs the service only, samples its RSS (``VmRSS``) every 10 s and prints a summary and
@@ -151,13 +151,14 @@ def run_once(name: str, streams: int, cycles: int, options: Options) -> RunResul
     profiler: list[subprocess.Popen[str]] = []
     with (
         fakes(options.fake_procs, options.log) as (fake_port, fake_pids),
-        system_under_test(name, fake_port, options.log) as (system, pid),
+        system_under_test(name, fake_port, options.log) as (system, server_pids),
     ):
-        pids = {"server": [pid], "fake": fake_pids, "clients": [os.getpid()]}
+        pids = {"server": server_pids, "fake": fake_pids, "clients": [os.getpid()]}
         out = options.profile_dir / f"{name}-{streams}.txt" if options.profile_dir else None
 
         def start_profiler(seconds: float) -> None:
-            args = [options.py_spy, "record", "--pid", str(pid), "--rate", "100"]
+            args = [options.py_spy, "record", "--pid", str(server_pids[0]), "--rate", "100"]
+
             args += ["--duration", str(int(seconds)), "--nonblocking", "--format", "raw"]
             command = [*args, "--output", str(out)]
             profiler.append(

@@ -148,9 +148,21 @@ def fakes(count: int, log: IO[str]) -> Iterator[tuple[int, list[int]]]:
         yield port, [p.pid for p in processes]
 
 
+def children(pid: int) -> list[int]:
+    """The direct child processes of ``pid``."""
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
 @contextlib.contextmanager
-def system_under_test(name: str, fake_port: int, log: IO[str]) -> Iterator[tuple[System, int]]:
-    """Start the relay or the service against the fake on ``fake_port``; yields (system, pid)."""
+def system_under_test(
+    name: str, fake_port: int, log: IO[str]
+) -> Iterator[tuple[System, list[int]]]:
+    """Start the relay or the service against the fake on ``fake_port``; yields the system and
+    its processes' pids (the first is the one to profile).
+
+    ``service-2w`` runs two uvicorn worker processes, as ``make run WORKERS=2`` does; its CPU is
+    the sum over the supervisor and both workers."""
     port = free_port()
     if name in {"relay", "relay-deflate"}:
         upstream = f"ws://127.0.0.1:{fake_port}/v1/realtime?intent=transcription"
@@ -158,7 +170,7 @@ def system_under_test(name: str, fake_port: int, log: IO[str]) -> Iterator[tuple
         args += ["--upstream", upstream] + (["--deflate"] if name == "relay-deflate" else [])
         with started(args, log) as process:
             wait_line(process, "ready", 30)
-            yield System(name, f"ws://127.0.0.1:{port}/", 24_000, service=False), process.pid
+            yield System(name, f"ws://127.0.0.1:{port}/", 24_000, service=False), [process.pid]
         return
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OPENAI_"))}
     env |= {
@@ -174,10 +186,15 @@ def system_under_test(name: str, fake_port: int, log: IO[str]) -> Iterator[tuple
     rate = 24_000 if name == "service-24k" else 16_000
     with tempfile.TemporaryDirectory() as empty:  # no .env of anyone's there
         args = [sys.executable, "-m", "realtime_stt"]
+        if name == "service-2w":
+            uvicorn = str(Path(sys.executable).with_name("uvicorn"))
+            args = [uvicorn, "--factory", "realtime_stt.app:app_from_env", "--workers", "2"]
+            args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         with started(args, log, env=env, cwd=Path(empty)) as process:
             wait_healthy(port, 60)
+            workers = children(process.pid) if name == "service-2w" else []
             url = f"ws://127.0.0.1:{port}/ws?language=sv&sample_rate={rate}"
-            yield System(name, url, rate, service=True), process.pid
+            yield System(name, url, rate, service=True), [*workers, process.pid]
 
 
 def wait_for_quiet(limit_s: float, threshold: float = 10.0, quiet_s: float = 6.0) -> None:

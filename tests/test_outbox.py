@@ -61,3 +61,70 @@ class TestOutbox:
         outbox.put(final(0))
         items = drain(outbox)
         assert items == [final(0), CloseRequest(1000, "")]
+
+    def test_a_final_removes_the_queued_partial_of_its_segment(self) -> None:
+        """The final supersedes its segment's unsent partial; other segments keep theirs."""
+        outbox = Outbox(4)
+        outbox.put(partial(0, "a"))
+        outbox.put(partial(1, "b"))
+        outbox.put(final(0))
+        assert drain(outbox)[:-1] == [partial(1, "b"), final(0)]
+        assert outbox.dropped_partials == 1
+
+
+class TestPartialPacing:
+    def test_a_burst_of_partials_goes_out_as_its_newest_text(self) -> None:
+        """After a partial is sent, the next ones wait out the interval; only the newest is sent."""
+
+        async def run() -> tuple[list[object], float]:
+            outbox = Outbox(8, partial_interval_s=0.2)
+            outbox.put(partial(0, "a"))
+            first = await outbox.get()
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            for text in ("a b", "a b c", "a b c d"):
+                outbox.put(partial(0, text))
+            second = await outbox.get()
+            return [first, second], loop.time() - started
+
+        items, waited = asyncio.run(run())
+        assert items == [partial(0, "a"), partial(0, "a b c d")]
+        assert waited >= 0.15
+
+    def test_a_final_is_never_held_back_and_drops_the_waiting_partial(self) -> None:
+        """A final arriving during the wait goes out at once, without the stale partial."""
+
+        async def run() -> list[object]:
+            outbox = Outbox(8, partial_interval_s=30.0)
+            outbox.put(partial(0, "a"))
+            sent: list[object] = [await outbox.get()]
+            outbox.put(partial(0, "a b"))
+            getter = asyncio.create_task(outbox.get())
+            await asyncio.sleep(0.01)
+            assert not getter.done()  # the partial is being held
+            outbox.put(final(0))
+            sent.append(await asyncio.wait_for(getter, 1.0))
+            return sent
+
+        assert asyncio.run(run()) == [partial(0, "a"), final(0)]
+
+    def test_other_messages_and_the_close_end_the_wait(self) -> None:
+        """Held partials go out in order as soon as anything else is queued behind them."""
+
+        async def run() -> list[object]:
+            outbox = Outbox(8, partial_interval_s=30.0)
+            outbox.put(partial(0, "a"))
+            sent: list[object] = [await outbox.get()]
+            outbox.put(partial(0, "a b"))
+            outbox.put(wire.Error(code="x", message="y"))
+            sent.append(await asyncio.wait_for(outbox.get(), 1.0))
+            outbox.close(1000)
+            sent += [await asyncio.wait_for(outbox.get(), 1.0) for _ in range(2)]
+            return sent
+
+        assert asyncio.run(run()) == [
+            partial(0, "a"),
+            partial(0, "a b"),
+            wire.Error(code="x", message="y"),
+            CloseRequest(1000, ""),
+        ]

@@ -33,7 +33,7 @@ class SampleFramer:
         data = self._carry + chunk if self._carry else chunk
         whole = len(data) - len(data) % 2
         self._carry = data[whole:]
-        return np.frombuffer(data[:whole], dtype="<i2").astype(np.int16, copy=False)
+        return np.frombuffer(data if whole == len(data) else data[:whole], dtype="<i2")
 
 
 class StreamResampler:

@@ -82,6 +82,8 @@ class OpenAISession:
         """Set by anything that gives the driver work; cleared by the driver before it looks.
         A plain asyncio event and timer rather than an anyio event and cancel scope per wait:
         the driver waits once per pushed chunk, and that was 5 % of the proxy's CPU."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._sink = EventSink(tuning.event_buffer)
         history = AudioHistory()
         self._asm = TranscriptAssembler(
@@ -148,6 +150,8 @@ class OpenAISession:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
+                if self._timer is not None:
+                    self._timer.cancel()
                 self._sink.close()
 
     # -- driver --------------------------------------------------------------------------------
@@ -183,7 +187,8 @@ class OpenAISession:
             if self._overflow:
                 message = "audio arrives faster than it can be sent upstream"
                 raise _FatalError(EngineError("engine_overloaded", message, fatal=True))
-            await self._check_draining(now)
+            if self._draining:
+                await self._check_draining(now)
             link = self._link or link
             if link.lost:
                 await self._recover(link)
@@ -219,13 +224,25 @@ class OpenAISession:
             deadlines.append(rotate_at)
         if self._uplink.has_pending:
             deadlines.append(self._uplink.linger_deadline)
-        timer = asyncio.get_running_loop().call_later(
-            max(0.0, min(deadlines) - now), self._wake.set
+        self._arm_timer(min(deadlines), now)
+        await self._wake.wait()
+
+    def _arm_timer(self, deadline: float, now: float) -> None:
+        """Make sure :attr:`_wake` is set by ``deadline``. A timer already due no later is kept
+        (waking early is harmless: the driver looks and sleeps again), so the driver does not
+        re-arm one for every chunk, which cost 3 % of the proxy's CPU."""
+        if self._timer is not None:
+            if self._timer_at <= deadline:
+                return
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = asyncio.get_running_loop().call_later(
+            max(0.0, deadline - now), self._timer_fired
         )
-        try:
-            await self._wake.wait()
-        finally:
-            timer.cancel()
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._wake.set()
 
     async def _step(self, link: Upstream, now: float) -> None:
         command = self._commands.popleft()

@@ -51,7 +51,9 @@ class Tuning:
         final_timeout_s: after ``end_input`` (or a rotation), the wait for outstanding finals.
         rotate_after_s: open a fresh upstream connection after this long (upstream caps at 60 min).
         rotate_grace_s: after ``rotate_after_s``, wait at most this long for a pause in speech.
-        append_ms: audio per ``input_audio_buffer.append`` event.
+        append_ms: audio per ``input_audio_buffer.append`` event (see ``AudioUplink`` for the
+            tolerance around it).
+
         linger_s: a partial append waits this long for more audio before it is sent anyway.
         tail_resend_s: audio resent to a new connection when no utterance is owed (VAD context).
         max_resend_s: the most uncommitted audio kept for resending after a drop.

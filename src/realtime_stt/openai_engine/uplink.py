@@ -1,9 +1,16 @@
 """Audio on its way upstream: batching into appends, the resend history, and our commits.
 
-:class:`AudioUplink` turns pushed PCM into ``append_ms`` appends (a shorter one after ``linger_s``
-without more audio, or before a commit), records every sent sample in an :class:`AudioHistory`
-trimmed to what a reconnect could still need, and registers each of our commits with the
-:class:`TranscriptAssembler` so upstream's answer to it can be matched.
+:class:`AudioUplink` turns pushed PCM into appends of about ``append_ms`` (a shorter one after
+``linger_s`` without more audio, or before a commit), records every sent sample in an
+:class:`AudioHistory` trimmed to what a reconnect could still need, and registers each of our
+commits with the :class:`TranscriptAssembler` so upstream's answer to it can be matched.
+
+An append goes out once :data:`APPEND_MIN_FRACTION` of ``append_ms`` is pending, and carries all
+that is pending up to :data:`APPEND_MAX_FRACTION` of it. The tolerance is for the resampler: soxr
+turns each 100 ms of 16 kHz input into 2202 or 2936 samples at 24 kHz (it works in blocks), never
+exactly 2400, so with exact 100 ms appends every chunk would leave a remainder that waits for the
+next chunk or the linger timer. With it, a client sending 100 ms chunks costs one append per
+chunk and nothing waits; pushes of 20 ms still make exact 100 ms appends.
 """
 
 from __future__ import annotations
@@ -17,6 +24,11 @@ from realtime_stt.openai_engine.links import Resume
 from realtime_stt.openai_engine.transcript import TranscriptAssembler
 from realtime_stt.openai_engine.tuning import MIN_COMMIT_SAMPLES, SAMPLE_RATE, Tuning
 
+APPEND_MIN_FRACTION = 0.9
+APPEND_MAX_FRACTION = 1.5
+_TRIM_EVERY = SAMPLE_RATE
+"""Samples sent between two computations of how much history a reconnect could still need."""
+
 
 class AudioUplink:
     """Sends a session's audio and commits; positions are session samples (24 kHz)."""
@@ -27,7 +39,10 @@ class AudioUplink:
         self._tuning = tuning
         self._pending = bytearray()
         self._chunk = 2 * (SAMPLE_RATE * tuning.append_ms // 1000)
+        self._ready = 2 * round(self._chunk * APPEND_MIN_FRACTION / 2)
+        self._most = 2 * round(self._chunk * APPEND_MAX_FRACTION / 2)
         self._next_commit = 0
+        self._trim_at = 0
         self.linger_deadline = 0.0
 
     @property
@@ -49,15 +64,18 @@ class AudioUplink:
     async def send_pending(self, link: Upstream, *, everything: bool) -> None:
         """Send full appends (and, with ``everything``, the remainder) on ``link``."""
         tuning = self._tuning
-        while len(self._pending) >= self._chunk or (everything and self._pending):
-            chunk = bytes(self._pending[: self._chunk])
-            del self._pending[: self._chunk]
+        while len(self._pending) >= self._ready or (everything and self._pending):
+            size = len(self._pending) if len(self._pending) <= self._most else self._chunk
+            chunk = bytes(self._pending[:size])
+            del self._pending[:size]
             self.history.append(chunk)
             end = self.history.end
-            floor = min(
-                self._asm.resend_floor(link.gen), end - int(tuning.tail_resend_s * SAMPLE_RATE)
-            )
-            self.history.trim_before(max(floor, end - int(tuning.max_resend_s * SAMPLE_RATE)))
+            if end >= self._trim_at:
+                self._trim_at = end + _TRIM_EVERY
+                floor = min(
+                    self._asm.resend_floor(link.gen), end - int(tuning.tail_resend_s * SAMPLE_RATE)
+                )
+                self.history.trim_before(max(floor, end - int(tuning.max_resend_s * SAMPLE_RATE)))
             await link.send(events.append_event(chunk))
         self.linger_deadline = time.monotonic() + tuning.linger_s
 
