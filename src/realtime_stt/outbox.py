@@ -110,7 +110,6 @@ class Outbox:
             return 0.0
         return self._next_partial_at - now
 
-
     def _drop_oldest_partial(self) -> bool:
         for index, queued in enumerate(self._items):
             if isinstance(queued, wire.Partial):

@@ -14,6 +14,8 @@ so the model hears the utterance in context, as a one-shot pass over the whole r
 and only generates the new words. On the ``bench.local_streaming --long`` script (one core,
 Whisper base int8) this took the finals from 12 to 7 word errors out of 151 for 1.14x the cost
 (0.50 -> 0.57 s per final), fixing errors such as "water" -> "wager" and "weekdays" -> "weekday".
+In the real-time benchmark (one stream, two workers) it raised the final latency median from 0.86
+to 1.07 s, so the session uses it only when ``StreamingOptions.lead_in`` is set.
 
 Every method blocks for the length of an inference: call it from a worker thread.
 """

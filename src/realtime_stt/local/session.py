@@ -200,7 +200,7 @@ class LocalSession:
         if result is None:
             result = await self._decode_final(audio)
         self._context = result.text or self._context
-        if result.text:
+        if result.text and self._options.lead_in:
             after = self._audio.slice(end, end + int(LEAD_IN_GAP_S * SAMPLE_RATE))
             self._lead_in = lead_in(result, audio, after)
         await self._send.send(_final(utterance, result, utterance.start, end))
@@ -254,7 +254,7 @@ class LocalSession:
         options, context, lead = self._options.final, self._context, self._lead_in
 
         def run() -> Decoded:
-            return decode(audio, options, words=True, context=context, lead=None)
+            return decode(audio, options, words=True, context=context, lead=lead)
 
         return await self._compute.infer(run)
 
