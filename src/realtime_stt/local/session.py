@@ -26,7 +26,7 @@ from realtime_stt.engine.protocol import (
     WordTiming,
 )
 from realtime_stt.local.compute import Compute
-from realtime_stt.local.decoder import LEAD_IN_GAP_S, Decoded, LeadIn, UtteranceDecoder, lead_in
+from realtime_stt.local.decoder import Decoded, UtteranceDecoder
 from realtime_stt.local.endpointer import Endpointer, UtteranceStart
 from realtime_stt.local.utterance import (
     Audio,
@@ -69,7 +69,6 @@ class LocalSession:
         self._utterance: Utterance | None = None
         self._speculation: Speculation | None = None
         self._context = ""
-        self._lead_in: LeadIn | None = None
         self._next_segment = 0
         self._partial_running = False
         self._ended = False
@@ -196,13 +195,9 @@ class LocalSession:
             result = speculation.result
         else:
             result = None
-        audio = self._audio.slice(utterance.start, end)
         if result is None:
-            result = await self._decode_final(audio)
+            result = await self._decode_final(self._audio.slice(utterance.start, end))
         self._context = result.text or self._context
-        if result.text and self._options.lead_in:
-            after = self._audio.slice(end, end + int(LEAD_IN_GAP_S * SAMPLE_RATE))
-            self._lead_in = lead_in(result, audio, after)
         await self._send.send(_final(utterance, result, utterance.start, end))
 
     async def _cut(self, utterance: Utterance) -> None:
@@ -219,7 +214,6 @@ class LocalSession:
             cut = end
         await self._send.send(_final(utterance, result, utterance.start, cut))
         self._context = ""  # mid-sentence context makes Whisper skip the words after a cut
-        self._lead_in = None
         self._utterance = None
         await self._open(cut)
 
@@ -251,10 +245,10 @@ class LocalSession:
 
     async def _decode_final(self, audio: Audio) -> Decoded:
         decode = self._decoder.decode
-        options, context, lead = self._options.final, self._context, self._lead_in
+        options, context = self._options.final, self._context
 
         def run() -> Decoded:
-            return decode(audio, options, words=True, context=context, lead=lead)
+            return decode(audio, options, words=True, context=context)
 
         return await self._compute.infer(run)
 

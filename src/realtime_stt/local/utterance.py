@@ -35,10 +35,6 @@ class StreamingOptions:
         max_backlog_s: unprocessed audio beyond this ends the session (``engine_overloaded``);
             only a client shell that ignores ``wait_for_room`` can get there.
         block_s: the VAD's step; boundaries are acted on between blocks.
-        lead_in: decode each final after a :class:`~realtime_stt.local.decoder.LeadIn` of the
-            previous one. Off by default: in ``bench.local_streaming --streams 1 --long`` it
-            took streaming WER from 0.073 to 0.053 but the final latency median from 0.86 to
-            1.07 s (over the 1.0 s target), so it is a choice of accuracy over latency.
     """
 
     final: DecodeOptions = field(default_factory=lambda: DecodeOptions(beam_size=5))
@@ -52,7 +48,6 @@ class StreamingOptions:
     room_s: float = 5.0
     max_backlog_s: float = 120.0
     block_s: float = 0.25
-    lead_in: bool = False
 
 
 @dataclass(slots=True)
