@@ -16,19 +16,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m realtime_stt.local.assets
 	touch $(STAMP)
 
-# `make run WORKERS=N` with N > 1 serves N uvicorn worker processes on HOST:PORT (each loads its
-# own model; see the README's "Deployment: several instances"). WORKERS=1 is the single process.
-WORKERS ?= 1
-UVICORN_ARGS := from realtime_stt.__main__ import load_settings; \
-	print(" ".join(load_settings().uvicorn_cli_args()))
-
+# `make run WORKERS=N` serves N worker processes on HOST:PORT (each loads its own model; see the
+# README's "Deployment: several instances"); without it, WORKERS comes from .env (default 1).
 run: install
-ifeq ($(WORKERS),1)
-	$(PY) -m realtime_stt
-else
-	args="$$($(PY) -c '$(UVICORN_ARGS)')" && exec $(VENV)/bin/uvicorn \
-		--factory realtime_stt.app:app_from_env --workers $(WORKERS) $$args
-endif
+	$(if $(WORKERS),WORKERS=$(WORKERS) )$(PY) -m realtime_stt
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

@@ -6,16 +6,19 @@ paced at real time in 100-ms chunks. Measured per utterance: speech end to its l
 speech onset to the first partial; per run: the server's CPU seconds per audio second, and the WER
 of the streamed finals and of a one-shot faster-whisper transcription against the script's text.
 
-Usage: ``python -m bench.local_streaming [--streams 1,2,4,6] [--stagger S]``. With ``--stagger 0``
-(the default) every stream speaks and pauses at the same moments, the worst case for finals;
-``--stagger`` offsets each stream's start by S more seconds, as independent speakers would be.
-Prints a Markdown table.
+Usage: ``python -m bench.local_streaming [--streams 1,2,4,6] [--stagger S] [--repeat K]``. With
+``--stagger 0`` (the default) every stream speaks and pauses at the same moments, the worst case
+for finals; ``--stagger`` offsets each stream's start by S more seconds, as independent speakers
+would be. ``--repeat K`` plays the script K times in a row in every stream, for a soak: the table
+then also counts utterances left without a final ("lost") and shows the server's memory (VmRSS)
+at the start, its peak and its end. Prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -32,7 +35,7 @@ import numpy as np
 from faster_whisper import WhisperModel
 from websockets.asyncio.client import connect
 
-from bench.proxy_processes import free_port, wait_healthy
+from bench.proxy_processes import free_port, rss_mb, wait_healthy
 from realtime_stt.local.assets import bundled_model_dir
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
@@ -60,6 +63,8 @@ class StreamResult:
     final_latency: list[float] = field(default_factory=list)
     partial_latency: list[float] = field(default_factory=list)
     text: str = ""
+    lost: int = 0
+    """Utterances that no final covers."""
 
 
 def load(name: str) -> np.ndarray:
@@ -91,15 +96,16 @@ def synthesise(text: str) -> np.ndarray:
             return np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
 
 
-def build_script(long: bool = False) -> tuple[bytes, list[Clip], str]:
+def build_script(long: bool = False, repeat: int = 1) -> tuple[bytes, list[Clip], str]:
     """The stream's audio, its utterances' speech spans, and the reference text.
 
     ``long`` adds eight more sentences made with espeak-ng (needs espeak-ng and sox), for a WER
-    comparison on about 130 words instead of 40.
+    comparison on about 130 words instead of 40; ``repeat`` plays the whole script that often.
     """
     items = [(load(name), text) for name, text in SCRIPT]
     if long:
         items += [(synthesise(text), text) for text in EXTRA_SENTENCES]
+    items *= repeat
     parts, clips, cursor = [], [], 0
     for audio, _ in items:
         loud = np.flatnonzero(np.abs(audio) > 500)
@@ -150,6 +156,9 @@ async def run_stream(url: str, audio: bytes, clips: list[Clip], delay: float) ->
         ]
         if covering:
             result.final_latency.append(max(a for a, _ in covering) - clip.end_s)
+        else:
+            result.lost += 1
+
         first = [
             arrived
             for arrived, m in partials.values()
@@ -186,8 +195,9 @@ def main() -> None:
         default=0.0,
         help="seconds between stream starts (0: all in lockstep, the worst case)",
     )
+    parser.add_argument("--repeat", type=int, default=1, help="play the script this many times")
     args = parser.parse_args()
-    audio, clips, reference = build_script(long=args.long)
+    audio, clips, reference = build_script(long=args.long, repeat=args.repeat)
     port = free_port()
     env = {
         **os.environ,
@@ -205,23 +215,29 @@ def main() -> None:
         one_shot_wer = jiwer.wer(reference, one_shot_text(audio))
         print(f"audio per stream: {len(audio) / 2 / RATE:.1f} s; one-shot WER {one_shot_wer:.3f}\n")
         print(
-            "| streams | final latency p50 / p90 / max (s) | first partial p50 / p90 (s) "
-            "| server CPU-s per audio-s | streaming WER (mean) | WER ratio |"
+            "| streams | utterances / lost | final latency p50 / p90 / p99 / max (s) "
+            "| first partial p50 / p90 (s) | server CPU-s per audio-s "
+            "| server RSS start / peak / end (MiB) | streaming WER (mean) | WER ratio |"
         )
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         for count in [int(n) for n in args.streams.split(",")]:
-            cpu_before = cpu_seconds(server.pid)
-            results = asyncio.run(_gather(url, audio, clips, count, args.stagger))
+            cpu_before, rss_before = cpu_seconds(server.pid), rss_mb(server.pid)
+            results, rss_peak = asyncio.run(
+                _gather(url, audio, clips, count, args.stagger, server.pid)
+            )
             cpu = cpu_seconds(server.pid) - cpu_before
             finals = [x for r in results for x in r.final_latency]
             partials = [x for r in results for x in r.partial_latency]
             wer = statistics.mean(jiwer.wer(reference, r.text) for r in results)
             ratio = wer / one_shot_wer if one_shot_wer else float("nan")
             audio_s = count * len(audio) / 2 / RATE
+            lost = sum(r.lost for r in results)
+            rss = f"{rss_before:.0f} / {rss_peak:.0f} / {rss_mb(server.pid):.0f}"
             print(
-                f"| {count} | {pct(finals, 50):.2f} / {pct(finals, 90):.2f} / {max(finals):.2f} "
-                f"| {pct(partials, 50):.2f} / {pct(partials, 90):.2f} | {cpu / audio_s:.3f} "
-                f"| {wer:.3f} | {ratio:.2f} |",
+                f"| {count} | {count * len(clips)} / {lost} "
+                f"| {pct(finals, 50):.2f} / {pct(finals, 90):.2f} / {pct(finals, 99):.2f} "
+                f"/ {max(finals):.2f} | {pct(partials, 50):.2f} / {pct(partials, 90):.2f} "
+                f"| {cpu / audio_s:.3f} | {rss} | {wer:.3f} | {ratio:.2f} |",
                 flush=True,
             )
     finally:
@@ -229,11 +245,30 @@ def main() -> None:
         server.wait(timeout=30)
 
 
-async def _gather(
-    url: str, audio: bytes, clips: list[Clip], count: int, stagger: float
-) -> list[StreamResult]:
+async def _gather(  # noqa: PLR0917 - one run's parameters
+    url: str, audio: bytes, clips: list[Clip], count: int, stagger: float, server_pid: int
+) -> tuple[list[StreamResult], float]:
+    """Run ``count`` streams; also returns the server's peak RSS (sampled every second) and
+    prints its RSS every 30 s."""
+    peak = rss_mb(server_pid)
+    series: list[str] = []
+
+    async def sample() -> None:
+        nonlocal peak
+        for second in itertools.count(1):
+            await asyncio.sleep(1.0)
+            rss = rss_mb(server_pid)
+            peak = max(peak, rss)
+            if second % 30 == 0:
+                series.append(f"{second} s: {rss:.0f}")
+
+    sampler = asyncio.create_task(sample())
     runs = (run_stream(url, audio, clips, index * stagger) for index in range(count))
-    return list(await asyncio.gather(*runs))
+    results = list(await asyncio.gather(*runs))
+    sampler.cancel()
+    if series:
+        print(f"server RSS (MiB) while {count} streams ran: " + ", ".join(series), flush=True)
+    return results, peak
 
 
 if __name__ == "__main__":

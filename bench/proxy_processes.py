@@ -161,8 +161,8 @@ def system_under_test(
     """Start the relay or the service against the fake on ``fake_port``; yields the system and
     its processes' pids (the first is the one to profile).
 
-    ``service-2w`` runs two uvicorn worker processes, as ``make run WORKERS=2`` does; its CPU is
-    the sum over the supervisor and both workers."""
+    ``service-2w`` runs two worker processes (``WORKERS=2``); its CPU is the sum over the
+    supervising process and both workers."""
     port = free_port()
     if name in {"relay", "relay-deflate"}:
         upstream = f"ws://127.0.0.1:{fake_port}/v1/realtime?intent=transcription"
@@ -186,10 +186,7 @@ def system_under_test(
     rate = 24_000 if name == "service-24k" else 16_000
     with tempfile.TemporaryDirectory() as empty:  # no .env of anyone's there
         args = [sys.executable, "-m", "realtime_stt"]
-        if name == "service-2w":
-            uvicorn = str(Path(sys.executable).with_name("uvicorn"))
-            args = [uvicorn, "--factory", "realtime_stt.app:app_from_env", "--workers", "2"]
-            args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        env["WORKERS"] = "2" if name == "service-2w" else "1"
         with started(args, log, env=env, cwd=Path(empty)) as process:
             wait_healthy(port, 60)
             workers = children(process.pid) if name == "service-2w" else []

@@ -7,8 +7,9 @@ The debug store is :class:`~realtime_stt.debug_log.DebugLog` (memory) unless ``R
 set, then :class:`~realtime_stt.debug_redis.RedisDebugLog`; the lifespan starts it before serving
 and closes it after. An unreachable Redis never stops start-up.
 
-``app_from_env`` is the factory for ``uvicorn --factory realtime_stt.app:app_from_env``, which
-``make run WORKERS=N`` uses: each worker process builds its own settings, engine and store.
+``app_from_env`` is the factory for running the app under another ASGI server (for example
+``uvicorn --factory realtime_stt.app:app_from_env``); ``python -m realtime_stt`` builds its app with
+``create_app`` itself, in each of its ``WORKERS`` processes.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Service configuration: one pydantic-settings model read from the environment and ``.env``.
 
-Build it with :func:`get_settings` at the edge (the CLI entry point, or the uvicorn factory
-``realtime_stt.app:app_from_env``) and pass it down: ``create_app(settings)``. Nothing imports a
-module-level settings object. ``.env.example`` lists every field below with its default.
-``REDIS_URL`` unset (or empty) keeps the debug buffers in memory; ``INSTANCE_ID`` defaults to
-``<hostname>-<pid>``, so each process (each uvicorn worker) gets its own.
+Build it with :func:`get_settings` at the edge (the CLI entry point, each worker process, or the
+uvicorn factory ``realtime_stt.app:app_from_env``) and pass it down: ``create_app(settings)``.
+Nothing imports a module-level settings object. ``.env.example`` lists every field below with its
+default. ``REDIS_URL`` unset (or empty) keeps the debug buffers in memory; ``INSTANCE_ID`` defaults
+to ``<hostname>-<pid>``, so each process (each worker) gets its own.
+
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     # Network
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
     allowed_origins: CommaList = Field(default_factory=lambda: list(DEFAULT_ORIGINS))
     allowed_origin_regex: str = DEFAULT_ORIGIN_REGEX
     api_token: OptionalSecret = None
@@ -143,18 +145,6 @@ class Settings(BaseSettings):
         view["redis_url"] = None if self.redis_url is None else redact_url(self.redis_url)
         view["resolved_engine"] = self.resolved_engine
         return view
-
-    def uvicorn_cli_args(self) -> list[str]:
-        """The ``uvicorn`` command-line options that match ``python -m realtime_stt``."""
-        return [
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-            "--ws-max-size",
-            str(self.max_frame_bytes + 4096),
-            "--proxy-headers",
-        ]
 
 
 @lru_cache(maxsize=1)
