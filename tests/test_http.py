@@ -33,6 +33,19 @@ class TestHealth:
         assert body["engine"] == "local"
         assert body["sessions"] == 0
 
+    def test_session_limit_is_the_engines_unless_max_sessions_is_set(self) -> None:
+        """Without MAX_SESSIONS each engine's declared default applies; MAX_SESSIONS wins."""
+        cases = [
+            ({}, 8),
+            ({"engine": "openai", "openai_api_key": "sk-test"}, 100),
+            ({"engine": "openai", "openai_api_key": "sk-test", "max_sessions": "3"}, 3),
+            ({"max_sessions": ""}, 8),
+        ]
+        for overrides, expected in cases:
+            app = create_app(make_settings(local_model="/nonexistent/model", **overrides))
+            with TestClient(app) as client:
+                assert client.get("/healthz").json()["max_sessions"] == expected, overrides
+
     def test_healthz_stays_503_when_the_model_cannot_load(self) -> None:
         """A model path that does not exist leaves /healthz at 503 with the reason."""
         app = create_app(make_settings(local_model="/nonexistent/model"))

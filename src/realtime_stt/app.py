@@ -46,11 +46,12 @@ def create_app(settings: Settings, engine: TranscriptionEngine | None = None) ->
     """
     origins = OriginPolicy(settings.allowed_origins, settings.allowed_origin_regex)
     owns_engine = engine is None
+    engine = engine if engine is not None else build_engine(settings)
     services = Services(
         settings=settings,
-        engine=engine if engine is not None else build_engine(settings),
+        engine=engine,
         debug=build_debug_store(settings),
-        sessions=SessionRegistry(settings.max_sessions),
+        sessions=SessionRegistry(settings.max_sessions or engine.capabilities.default_max_sessions),
         origins=origins,
     )
 

@@ -40,6 +40,7 @@ def _empty_is_none(value: Any) -> Any:
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_comma)]
 OptionalUrl = Annotated[str | None, BeforeValidator(_empty_is_none)]
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_empty_is_none)]
+OptionalInt = Annotated[int | None, BeforeValidator(_empty_is_none)]
 """A secret that an empty value (``API_TOKEN=`` as in ``.env.example``) leaves unset."""
 
 
@@ -87,7 +88,8 @@ class Settings(BaseSettings):
 
     # Limits
     max_frame_bytes: int = Field(1 << 20, ge=1024)
-    max_sessions: int = Field(8, ge=1)
+    max_sessions: OptionalInt = Field(None, ge=1)
+    """Unset: the engine's ``default_max_sessions`` (8 for the local engine, 100 for OpenAI)."""
     max_session_seconds: float = Field(4 * 3600.0, gt=0)
     outbox_size: int = Field(256, ge=8)
 

@@ -81,12 +81,15 @@ class EngineCapabilities:
         interim_results: whether it sends :class:`Partial` events.
         word_timestamps: whether finals carry word timings.
         speech_events: whether it sends :class:`SpeechStarted`.
+        default_max_sessions: the session limit of one process when ``MAX_SESSIONS`` is not set:
+            what one process of this engine holds on a 2-core machine (see BENCHMARKS.md).
     """
 
     input_sample_rate: int
     interim_results: bool
     word_timestamps: bool
     speech_events: bool = True
+    default_max_sessions: int = 8
 
 
 @dataclass(frozen=True, slots=True)
