@@ -37,6 +37,7 @@ from openai.types.realtime import RealtimeServerEvent
 
 from realtime_stt.engine.protocol import EngineError, EngineEvent
 from realtime_stt.openai_engine import events
+from realtime_stt.openai_engine.alarm import Alarm
 from realtime_stt.openai_engine.connection import (
     Target,
     Upstream,
@@ -78,12 +79,7 @@ class OpenAISession:
         self._target = target
         self._tuning = tuning
         self._commands: deque[bytes | _Marker] = deque()
-        self._wake = asyncio.Event()
-        """Set by anything that gives the driver work; cleared by the driver before it looks.
-        A plain asyncio event and timer rather than an anyio event and cancel scope per wait:
-        the driver waits once per pushed chunk, and that was 5 % of the proxy's CPU."""
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._wake = Alarm()
         self._sink = EventSink(tuning.event_buffer)
         history = AudioHistory()
         self._asm = TranscriptAssembler(
@@ -118,7 +114,7 @@ class OpenAISession:
             self._commands.append(pcm)
         if self._backlog > self._tuning.room_s * SAMPLE_RATE:
             self._room.clear()
-        self._wake.set()
+        self._wake.ring()
 
     async def wait_for_room(self) -> None:
         """Wait while more than ``Tuning.room_s`` of pushed audio is still unsent."""
@@ -128,14 +124,14 @@ class OpenAISession:
         """Commit the utterance in progress once the audio before it is sent (if ≥ 100 ms)."""
         if not self._ended and not (self._commands and self._commands[-1] is _FLUSH):
             self._commands.append(_FLUSH)
-            self._wake.set()
+            self._wake.ring()
 
     def end_input(self) -> None:
         """Commit what remains, then end the stream once every final is out (bounded wait)."""
         if not self._ended:
             self._ended = True
             self._commands.append(_END)
-            self._wake.set()
+            self._wake.ring()
 
     def __aiter__(self) -> AsyncIterator[EngineEvent]:
         return self._sink.__aiter__()
@@ -150,8 +146,7 @@ class OpenAISession:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
-                if self._timer is not None:
-                    self._timer.cancel()
+                self._wake.cancel()
                 self._sink.close()
 
     # -- driver --------------------------------------------------------------------------------
@@ -182,7 +177,7 @@ class OpenAISession:
     async def _drive(self) -> None:
         link = self._link = await self._open(0, ())
         while True:
-            self._wake.clear()
+            self._wake.reset()
             now = time.monotonic()
             if self._overflow:
                 message = "audio arrives faster than it can be sent upstream"
@@ -224,25 +219,7 @@ class OpenAISession:
             deadlines.append(rotate_at)
         if self._uplink.has_pending:
             deadlines.append(self._uplink.linger_deadline)
-        self._arm_timer(min(deadlines), now)
-        await self._wake.wait()
-
-    def _arm_timer(self, deadline: float, now: float) -> None:
-        """Make sure :attr:`_wake` is set by ``deadline``. A timer already due no later is kept
-        (waking early is harmless: the driver looks and sleeps again), so the driver does not
-        re-arm one for every chunk, which cost 3 % of the proxy's CPU."""
-        if self._timer is not None:
-            if self._timer_at <= deadline:
-                return
-            self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = asyncio.get_running_loop().call_later(
-            max(0.0, deadline - now), self._timer_fired
-        )
-
-    def _timer_fired(self) -> None:
-        self._timer = None
-        self._wake.set()
+        await self._wake.wait(min(deadlines), now)
 
     async def _step(self, link: Upstream, now: float) -> None:
         command = self._commands.popleft()
@@ -275,10 +252,10 @@ class OpenAISession:
     async def _read(self, link: Upstream) -> None:
         async def on_event(event: RealtimeServerEvent) -> None:
             await self._sink.emit_all(self._asm.handle(link.gen, event, self._uplink.sent))
-            self._wake.set()
+            self._wake.ring()
 
         await link.pump(on_event)
-        self._wake.set()
+        self._wake.ring()
 
     @property
     def _group(self) -> anyio.abc.TaskGroup:
@@ -335,7 +312,7 @@ class OpenAISession:
     async def _wait_until(self, done: Callable[[], bool]) -> None:
         with anyio.move_on_after(self._tuning.connect_timeout_s):
             while not done():
-                self._wake.clear()
+                self._wake.reset()
                 await self._wake.wait()
 
     async def _check_draining(self, now: float) -> None:
