@@ -33,6 +33,7 @@ class Metrics:
         labels = ["instance"]
         self._instance = instance
         self._outboxes: weakref.WeakSet[Outbox] = weakref.WeakSet()
+        self._sent_by_kind: dict[str, Counter] = {}
         reg = self.registry
         self.sessions_open = Gauge(
             "stt_sessions_open", "Open /ws sessions.", labels, registry=reg
@@ -69,8 +70,12 @@ class Metrics:
         self._outboxes.add(outbox)
 
     def message_sent(self, kind: str) -> None:
-        """Count one message of ``kind`` sent to a client."""
-        self._messages.labels(self._instance, kind).inc()
+        """Count one message of ``kind`` sent to a client (the labelled child is looked up once
+        per kind: this runs for every message)."""
+        counter = self._sent_by_kind.get(kind)
+        if counter is None:
+            counter = self._sent_by_kind[kind] = self._messages.labels(self._instance, kind)
+        counter.inc()
 
     def error_sent(self, code: str) -> None:
         """Count one error message with ``code``."""
