@@ -29,6 +29,7 @@ from openai.types.realtime import (
 )
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.protocol import State
 
 from realtime_stt.openai_engine.events import parse_server_event
 from realtime_stt.openai_engine.tuning import Tuning
@@ -73,6 +74,24 @@ class Upstream:
         self.lost = False
         self.close_code: int | None = None
         self.finished = anyio.Event()
+
+    @property
+    def writable(self) -> bool:
+        """Whether :meth:`send_nowait` can send now: open, and the socket not backed up."""
+        ws = self.ws
+        return not self.lost and ws.protocol.state is State.OPEN and not ws.paused
+
+    def send_nowait(self, frame: str) -> None:
+        """Send one client event at once, without yielding; only while :attr:`writable`.
+
+        The per-chunk appends go this way: ``ClientConnection.send`` costs a context manager, a
+        drain and its checks per frame, which was a tenth of the proxy's CPU. This is what it does
+        for one unfragmented text frame on an open connection that is not paused (see
+        ``websockets.asyncio.connection.Connection.send_context``); any other case uses
+        :meth:`send`.
+        """
+        self.ws.protocol.send_text(frame.encode())
+        self.ws.send_data()
 
     async def send(self, frame: str) -> bool:
         """Send one client event; ``False`` (and :attr:`lost`) if the connection is gone."""

@@ -63,21 +63,35 @@ class AudioUplink:
 
     async def send_pending(self, link: Upstream, *, everything: bool) -> None:
         """Send full appends (and, with ``everything``, the remainder) on ``link``."""
-        tuning = self._tuning
         while len(self._pending) >= self._ready or (everything and self._pending):
-            size = len(self._pending) if len(self._pending) <= self._most else self._chunk
-            chunk = bytes(self._pending[:size])
-            del self._pending[:size]
-            self.history.append(chunk)
-            end = self.history.end
-            if end >= self._trim_at:
-                self._trim_at = end + _TRIM_EVERY
-                floor = min(
-                    self._asm.resend_floor(link.gen), end - int(tuning.tail_resend_s * SAMPLE_RATE)
-                )
-                self.history.trim_before(max(floor, end - int(tuning.max_resend_s * SAMPLE_RATE)))
-            await link.send(events.append_event(chunk))
-        self.linger_deadline = time.monotonic() + tuning.linger_s
+            await link.send(self._next_append(link))
+        self.linger_deadline = time.monotonic() + self._tuning.linger_s
+
+    def send_ready_nowait(self, link: Upstream) -> bool:
+        """Send the full appends at once (:meth:`Upstream.send_nowait`); ``False`` when the link
+        stopped being writable first (what is left stays pending)."""
+        while len(self._pending) >= self._ready:
+            if not link.writable:
+                return False
+            link.send_nowait(self._next_append(link))
+        self.linger_deadline = time.monotonic() + self._tuning.linger_s
+        return True
+
+    def _next_append(self, link: Upstream) -> str:
+        """Take the next append's audio from the pending bytes into the history; its event."""
+        size = len(self._pending) if len(self._pending) <= self._most else self._chunk
+        chunk = bytes(self._pending[:size])
+        del self._pending[:size]
+        self.history.append(chunk)
+        end = self.history.end
+        if end >= self._trim_at:
+            tuning = self._tuning
+            self._trim_at = end + _TRIM_EVERY
+            floor = min(
+                self._asm.resend_floor(link.gen), end - int(tuning.tail_resend_s * SAMPLE_RATE)
+            )
+            self.history.trim_before(max(floor, end - int(tuning.max_resend_s * SAMPLE_RATE)))
+        return events.append_event(chunk)
 
     async def commit(self, link: Upstream, boundary: int) -> None:
         """Send ``input_audio_buffer.commit`` for the audio up to ``boundary``."""
