@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import wave
@@ -117,6 +120,27 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def spawn_service(port: int, **env: str) -> subprocess.Popen[bytes]:
+    """``python -m realtime_stt`` in a child process on ``port``: the local engine, English,
+    and ``env`` on top of this process's environment; its output is discarded."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "realtime_stt"],
+        env={**os.environ, "PORT": str(port), "ENGINE": "local", "LANGUAGE": "en", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def healthy(port: int) -> bool:
+    """Whether the server on ``port`` answers ``/healthz`` with 200 (engine ready)."""
+    import httpx
+
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +17,7 @@ from websockets.sync.client import connect
 
 from realtime_stt import ws_connection
 from realtime_stt.local.decoder import UtteranceDecoder
-from tests.conftest import LiveServer, free_port, silence, speech
+from tests.conftest import LiveServer, free_port, healthy, silence, spawn_service, speech
 from tests.wsutil import collect, finish, stream, transcript
 
 ClientFactory = Callable[..., TestClient]
@@ -156,23 +153,10 @@ class TestShutdown:
     def test_sigterm_delivers_finals_then_closes_1001(self) -> None:
         """On SIGTERM an open session gets its final and a 1001 close, then the process exits."""
         port = free_port()
-        env = {**os.environ, "PORT": str(port), "ENGINE": "local", "LANGUAGE": "en"}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "realtime_stt"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = spawn_service(port)
         try:
-            import httpx
-
             deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
+            while not healthy(port):
                 assert time.monotonic() < deadline, "server did not become ready"
                 time.sleep(0.1)
             with connect(f"ws://127.0.0.1:{port}/ws?language=en") as ws:

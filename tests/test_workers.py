@@ -6,18 +6,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import free_port, speech
+from tests.conftest import free_port, healthy, spawn_service, speech
 
 WORKERS = 2
 
@@ -39,32 +37,11 @@ def wait_for(condition: str, check: Callable[[], bool], timeout_s: float = 90.0)
         time.sleep(0.1)
 
 
-def healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture
 def service() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """``python -m realtime_stt`` with two workers (one decode thread each), ready to serve."""
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "ENGINE": "local",
-        "LANGUAGE": "en",
-        "WORKERS": str(WORKERS),
-        "LOCAL_WORKERS": "1",
-        "LOCAL_CPU_THREADS": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "realtime_stt"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = spawn_service(port, WORKERS=str(WORKERS), LOCAL_WORKERS="1", LOCAL_CPU_THREADS="1")
     try:
         wait_for("both workers run", lambda: len(children(process.pid)) == WORKERS)
         wait_for("a worker is ready", lambda: healthy(port))
