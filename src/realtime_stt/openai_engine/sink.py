@@ -7,11 +7,11 @@ audio pushed so far, because silence padded before a last commit may run past it
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
-
-import anyio
 
 from realtime_stt.engine.protocol import EngineEvent, Final, Partial, SpeechStarted
 from realtime_stt.openai_engine.tuning import SAMPLE_RATE
@@ -20,28 +20,53 @@ log = logging.getLogger(__name__)
 
 
 class EventSink:
-    """The event stream of one session: :meth:`emit` on the session side, iterate on the other."""
+    """The event stream of one session: :meth:`emit` on the session side, iterate on the other.
+
+    A deque and two asyncio events rather than an anyio memory stream: anyio yields to the event
+    loop on every send and every receive, and under load each yield is a whole loop iteration
+    that a final waits for. Here an event that can be queued or taken at once never yields.
+    """
 
     def __init__(self, size: int) -> None:
-        self._send, self._receive = anyio.create_memory_object_stream[EngineEvent](size)
+        self._size = size
+        self._events: deque[EngineEvent] = deque()
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._ended = False
+        self._closed = False
         self.pushed = 0
         """Samples the client pushed so far; the upper bound for event times."""
 
     def __aiter__(self) -> AsyncIterator[EngineEvent]:
-        return self._receive.__aiter__()
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[EngineEvent]:
+        while not self._closed:
+            if self._events:
+                event = self._events.popleft()
+                self._writable.set()
+                yield event
+            elif self._ended:
+                return
+            else:
+                self._readable.clear()
+                await self._readable.wait()
 
     async def emit(self, event: EngineEvent) -> None:
         """Deliver ``event`` (a partial only if there is room)."""
         event = _clamp(event, self.pushed / SAMPLE_RATE)
-        try:
+        while len(self._events) >= self._size and not self._closed:
             if isinstance(event, Partial):
-                self._send.send_nowait(event)
-            else:
-                await self._send.send(event)
-        except anyio.WouldBlock:
-            log.debug("partial for segment %d dropped", event.segment_id)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                log.debug("partial for segment %d dropped", event.segment_id)
+                return
+            self._writable.clear()
+            await self._writable.wait()
+        if self._closed or self._ended:
             log.debug("engine event dropped: the consumer has gone")
+            return
+        self._events.append(event)
+        self._readable.set()
 
     async def emit_all(self, events: Iterable[EngineEvent]) -> None:
         """Deliver ``events`` in order."""
@@ -50,12 +75,15 @@ class EventSink:
 
     def end(self) -> None:
         """No more events: the consumer's iteration stops once the buffer is drained."""
-        self._send.close()
+        self._ended = True
+        self._readable.set()
 
     def close(self) -> None:
-        """Release both ends (the session context is over)."""
-        self._send.close()
-        self._receive.close()
+        """Release both ends (the session context is over): waiting emits return, and
+        iteration stops."""
+        self._closed = True
+        self._readable.set()
+        self._writable.set()
 
 
 def _clamp(event: EngineEvent, limit: float) -> EngineEvent:
