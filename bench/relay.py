@@ -2,8 +2,9 @@
 
 ``python -m bench.relay --port P --upstream URL --key K`` listens on 127.0.0.1:P and prints
 ``ready``. Each client WebSocket gets its own upstream connection: the relay waits for
-``session.created``, sends a GA ``session.update`` with the service's settings (server VAD 0.5 /
-300 ms / 500 ms, ``gpt-4o-mini-transcribe``, ``sv``, near-field noise reduction), waits for
+``session.created``, sends the GA ``session.update`` the service sends with its default settings
+(server VAD 0.5 / 300 ms / 500 ms, ``gpt-4o-mini-transcribe``, ``sv``, near-field noise
+reduction), waits for
 ``session.updated`` and tells the client ``{"type":"ready"}``. Then every binary client frame
 (PCM16 already at 24 kHz) becomes one ``input_audio_buffer.append``, and the upstream
 transcription events a client needs (``...transcription.delta`` and ``...completed``) are passed
@@ -29,27 +30,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-SESSION_UPDATE = json.dumps(
-    {
-        "type": "session.update",
-        "session": {
-            "type": "transcription",
-            "audio": {
-                "input": {
-                    "format": {"type": "audio/pcm", "rate": 24000},
-                    "noise_reduction": {"type": "near_field"},
-                    "transcription": {"model": "gpt-4o-mini-transcribe", "language": "sv"},
-                    "turn_detection": {
-                        "type": "server_vad",
-                        "threshold": 0.5,
-                        "prefix_padding_ms": 300,
-                        "silence_duration_ms": 500,
-                    },
-                }
-            },
-        },
-    }
-)
+from realtime_stt.openai_engine.events import TranscriptionConfig, session_update
+from realtime_stt.settings import Settings
+
+SESSION_UPDATE = session_update(TranscriptionConfig.from_settings(Settings.model_construct(), "sv"))
+"""The frame the service sends with its default settings (not the environment's), built by the
+service's own code once, so both systems configure upstream identically."""
+
 FORWARD = frozenset(
     {
         "conversation.item.input_audio_transcription.delta",
