@@ -43,7 +43,7 @@ ours: colleagues' work) are shown so a saturated or disturbed run is visible.
 Usage (from the repository root)::
 
     python -m bench.openai_proxy latency [--streams 50,100,200,300] [--seconds 30]
-        [--systems relay,relay-deflate,service,service-24k,service-2w]
+        [--systems relay,relay-16k,relay-deflate,service,service-24k,service-2w]
     python -m bench.openai_proxy soak [--sessions 200] [--minutes 5]
 
 The soak runs the service only, samples its RSS (``VmRSS``) every 10 s and prints a summary and

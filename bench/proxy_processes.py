@@ -164,14 +164,18 @@ def system_under_test(
     ``service-2w`` runs two worker processes (``WORKERS=2``); its CPU is the sum over the
     supervising process and both workers."""
     port = free_port()
-    if name in {"relay", "relay-deflate"}:
+    if name in {"relay", "relay-deflate", "relay-16k"}:
         upstream = f"ws://127.0.0.1:{fake_port}/v1/realtime?intent=transcription"
         args = [sys.executable, "-m", "bench.relay", "--port", str(port), "--key", KEY]
         args += ["--upstream", upstream] + (["--deflate"] if name == "relay-deflate" else [])
+        # "relay-16k": clients send 16 kHz, which the relay resamples as the service does
+        rate = 16_000 if name == "relay-16k" else 24_000
+        args += ["--resample"] if name == "relay-16k" else []
         with started(args, log) as process:
             wait_line(process, "ready", 30)
-            yield System(name, f"ws://127.0.0.1:{port}/", 24_000, service=False), [process.pid]
+            yield System(name, f"ws://127.0.0.1:{port}/", rate, service=False), [process.pid]
         return
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OPENAI_"))}
     env |= {
         "ENGINE": "openai",

@@ -17,6 +17,15 @@ from bench.proxy_processes import (
     Snapshot,
 )
 
+SAME_RATE_BASELINE = {
+    "service": "relay-16k",
+    "service-2w": "relay-16k",
+    "service-24k": "relay",
+    "relay-16k": "relay",
+}
+"""The relay whose clients send the same sample rate: with 16-kHz clients the relay resamples as
+the service does, so the two do the same required work."""
+
 
 @dataclass
 class RunResult:
@@ -92,20 +101,25 @@ def latency_table(runs: list[RunResult]) -> str:
     rows = [
         "| system | streams | utterances / finals / lost / extra | added latency p50 / p90 / "
         "p99 / max (ms) | server CPU (% of a core) | CPU per stream (ms/s) | vs relay "
-        "| fake / clients / other CPU (%) | client lag p99 (ms) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| vs relay, same client rate | fake / clients / other CPU (%) | client lag p99 (ms) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    relay = {r.streams: summarise(r) for r in runs if r.system == "relay"}
+    summaries = {(r.system, r.streams): summarise(r) for r in runs}
+
+    def versus(baseline: str | None, run: RunResult, s: Summary) -> str:
+        base = summaries.get((baseline, run.streams)) if baseline else None
+        return f"{s.per_stream_ms / base.per_stream_ms:.2f}x" if base else ""
+
     for run in runs:
-        s = summarise(run)
-        base = relay.get(run.streams)
-        ratio = f"{s.per_stream_ms / base.per_stream_ms:.2f}x" if base else ""
+        s = summaries[run.system, run.streams]
+        ratio = versus("relay", run, s)
+        same_rate = versus(SAME_RATE_BASELINE.get(run.system), run, s)
         trouble = f" ({s.trouble})" if s.trouble else ""
         rows.append(
             f"| {run.system} | {run.streams} | {s.expected} / {s.heard} / {s.lost} / {s.extra}"
             f"{trouble} | {pct(s.latency, 50):.1f} / {pct(s.latency, 90):.1f} / "
             f"{pct(s.latency, 99):.1f} / {max(s.latency, default=float('nan')):.1f} "
-            f"| {s.cpu['server']:.0f} | {s.per_stream_ms:.2f} | {ratio} "
+            f"| {s.cpu['server']:.0f} | {s.per_stream_ms:.2f} | {ratio} | {same_rate} "
             f"| {s.cpu['fake']:.0f} / {s.cpu['clients']:.0f} / {s.other:.0f} "
             f"| {s.lag_p99:.1f} |"
         )
