@@ -27,7 +27,7 @@ import numpy as np
 from faster_whisper import WhisperModel
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from bench.local_streaming import synthesise
+from bench.local_streaming import EXTRA_SENTENCES, synthesise
 from realtime_stt.engine.protocol import Final, SessionConfig
 from realtime_stt.local.assets import bundled_model_dir
 from realtime_stt.local.engine import LocalEngine
@@ -37,14 +37,7 @@ CHUNK = RATE // 10
 CORPUS = [
     "tomorrow the weather will be sunny with a light wind from the north",
     "the quick brown fox jumps over the lazy dog. then it runs back into the forest",
-    "the train to the city leaves at seven in the morning from the second platform",
-    "please remember to bring your umbrella because it may rain later this afternoon",
-    "our meeting has been moved to thursday so that everyone can join the discussion",
-    "the library opens at nine and closes at five on weekdays",
-    "she bought fresh bread and cheese at the market near the old bridge",
-    "the children played football in the park until the sun went down",
-    "turn left at the next corner and the museum is on your right",
-    "the doctor said that a short walk every day is good for your heart",
+    *EXTRA_SENTENCES,
     "my brother lives in a small house by the lake with two cats and a dog",
     "could you send me the report before lunch on friday",
     "the new bus line will connect the airport with the central station",
