@@ -169,8 +169,10 @@ def system_under_test(
         args = [sys.executable, "-m", "bench.relay", "--port", str(port), "--key", KEY]
         args += ["--upstream", upstream] + (["--deflate"] if name == "relay-deflate" else [])
         # "relay-16k": clients send 16 kHz, which the relay resamples as the service does
-        rate = 16_000 if name == "relay-16k" else 24_000
-        args += ["--resample"] if name == "relay-16k" else []
+        resample = name == "relay-16k"
+        rate = 16_000 if resample else 24_000
+        args += ["--resample"] if resample else []
+
         with started(args, log) as process:
             wait_line(process, "ready", 30)
             yield System(name, f"ws://127.0.0.1:{port}/", rate, service=False), [process.pid]

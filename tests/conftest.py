@@ -80,7 +80,12 @@ def client(client_factory: Callable[..., TestClient]) -> TestClient:
 class LiveServer:
     """A real uvicorn server on a free loopback port, in a thread of this process."""
 
-    def __init__(self, app: FastAPI, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        settings: Settings,
+        make_server: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
+    ) -> None:
         self.port = free_port()
         config = uvicorn.Config(
             app,
@@ -90,7 +95,8 @@ class LiveServer:
             ws_max_size=settings.max_frame_bytes + 4096,
             lifespan="on",
         )
-        self.server = uvicorn.Server(config)
+        self.server = make_server(config)
+
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

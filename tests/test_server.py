@@ -54,31 +54,19 @@ def test_missing_token_gets_http_403(live_server_factory: ServerFactory) -> None
 
 def test_startup_freezes_what_lives_as_long_as_the_process() -> None:
     """Once the service listens, the objects made while it started (modules, SDK models, the
-    engine) are frozen, so the collector's full passes under load do not walk them."""
+    app) are frozen, so the collector's full passes under load do not walk them."""
     import gc
-    import threading
-    import time
-
-    import uvicorn
 
     from realtime_stt.app import create_app
     from realtime_stt.server import DrainingServer
-    from tests.conftest import free_port, make_settings
+    from tests.conftest import make_settings
 
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
-    app = create_app(make_settings())
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    server = DrainingServer(config, app.state.live)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    settings = make_settings()
+    app = create_app(settings)
     try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        assert gc.get_freeze_count() > 10_000
+        with LiveServer(app, settings, lambda config: DrainingServer(config, app.state.live)):
+            assert gc.get_freeze_count() > 10_000
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         gc.unfreeze()

@@ -38,14 +38,15 @@ class DrainingServer(uvicorn.Server):
         await super().serve(sockets)
 
     async def startup(self, sockets: list[Any] | None = None) -> None:
-        """Start listening (the app's start-up, the model load included, is done by now), then
-        move every object that exists so far out of the garbage collector's reach.
+        """Start listening, then move every object that exists so far out of the garbage
+        collector's reach.
 
         Those objects (imported modules, the ``openai`` SDK's models and pydantic's schemas, the
-        engine) live as long as the process, yet each full collection walked all of them: at 200
-        proxied sessions a full pass took 70-150 ms, during which no message moved, and those
-        pauses were the worst of the finals' added latency. Frozen, they are left out of every
-        pass; what sessions allocate later is collected as before.
+        app; about 110,000) live as long as the process, yet each full collection walked all of
+        them: at 200 proxied sessions a full pass took 70-150 ms, during which no message moved,
+        and those pauses were the worst of the finals' added latency. Frozen, they are left out
+        of every pass; what sessions allocate later is collected as before. The engine may still
+        be loading in its background task: a model is a few native objects, not many Python ones.
         """
         await super().startup(sockets)
         gc.freeze()
