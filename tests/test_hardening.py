@@ -72,14 +72,14 @@ class TestFaults:
         self, client: TestClient, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A decoder that raises for one session's language fails that session alone, with 1011."""
-        original = UtteranceDecoder.decode
+        original = UtteranceDecoder.decode_batch
 
         def flaky(self: UtteranceDecoder, *args: object, **kwargs: object) -> object:
             if self.language == "de":
                 raise RuntimeError("injected decoder fault")
             return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(UtteranceDecoder, "decode", flaky)
+        monkeypatch.setattr(UtteranceDecoder, "decode_batch", flaky)
         with (
             client.websocket_connect("/ws?language=de") as broken,
             client.websocket_connect("/ws?language=en") as healthy,

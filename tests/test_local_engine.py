@@ -122,6 +122,39 @@ class TestConsistency:
         assert jiwer.wer(one_shot, streamed) <= 0.15
 
 
+class TestBatchedDecoding:
+    def test_a_batch_decodes_each_utterance_as_alone(self) -> None:
+        """Utterances decoded in one batch get their own words, times inside their own audio,
+        and a silent item stays empty, without words, beside items with speech."""
+        import jiwer
+
+        from realtime_stt.local.decoder import DecodeOptions, DecodeRequest, UtteranceDecoder
+        from realtime_stt.local.engine import load_whisper
+
+        decoder = UtteranceDecoder(
+            load_whisper(str(bundled_model_dir()), "cpu", "int8", 2, 1), "en"
+        )
+        # a strict speech gate, so that the silent item is rejected whatever the decoder guesses
+        options = DecodeOptions(beam_size=5, no_speech_threshold=0.3, logprob_threshold=0.0)
+        fox, weather = float_audio("en_fox"), float_audio("en_weather")
+        quiet = np.zeros(16000 * 2, dtype=np.float32)
+        requests = [
+            DecodeRequest(fox),
+            DecodeRequest(quiet),
+            DecodeRequest(weather, "Some words said before this one."),
+        ]
+        batch = decoder.decode_batch(requests, options, words=True)
+        alone = [decoder.decode(r.audio, options, words=True, context=r.context) for r in requests]
+        assert (batch[1].text, batch[1].words, alone[1].text) == ("", (), "")
+        for together, single, request in zip(batch, alone, requests, strict=True):
+            assert jiwer.wer(single.text.lower() or "-", together.text.lower() or "-") <= 0.15
+            duration = request.audio.size / 16000
+            assert all(0 <= w.start_s <= w.end_s <= duration + 0.1 for w in together.words)
+        assert "fox" in batch[0].text.lower()
+        assert "sunny" in batch[2].text.lower()
+        assert "".join(w.word for w in batch[2].words).strip() == batch[2].text
+
+
 class TestVad:
     def test_any_chunking_scores_like_one_call(self) -> None:
         """Streaming VAD gives the same probabilities whatever the chunk sizes."""

@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     local_compute_type: str = "auto"
     local_workers: int = Field(0, ge=0)
     local_cpu_threads: int = Field(0, ge=0)
+    local_max_batch: int = Field(2, ge=1, le=16)
     local_beam_size: int = Field(5, ge=1, le=10)
     local_partial_interval_s: float = Field(0.6, gt=0)
     local_vad_threshold: float = Field(0.5, gt=0, lt=1)

@@ -13,7 +13,9 @@ Every method blocks for the length of an inference: call it from a worker thread
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +58,7 @@ class Decoded:
         no_speech_prob: Whisper's probability that the window holds no speech.
         avg_logprob: mean token log-probability of the chosen hypothesis.
         compression_ratio: zlib ratio of the text; high values mean a repetition loop.
+        tokens: the text's token ids (empty when the text is).
     """
 
     text: str
@@ -63,6 +66,15 @@ class Decoded:
     no_speech_prob: float
     avg_logprob: float
     compression_ratio: float
+    tokens: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeRequest:
+    """One utterance to decode: 16 kHz mono float32 audio, and the text said just before it."""
+
+    audio: npt.NDArray[np.float32]
+    context: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,64 +121,103 @@ class UtteranceDecoder:
         ``context`` is the text said just before (the previous final): conditioning on it keeps
         names and spelling consistent across utterances, as Whisper does across its windows.
         """
-        features = self._model.feature_extractor(audio)
-        frames = min(MAX_FRAMES, features.shape[-1] - features.shape[-1] % 2)
-        features = features[:, :frames]
-        padded = min(MAX_FRAMES, frames + TAIL_PAD_FRAMES)
-        if padded > frames:
-            features = np.pad(features, ((0, 0), (0, padded - frames)))
-        encoder_output = self._model.encode(features)
-        seconds = len(audio) / SAMPLE_RATE
-        budget = int(options.tokens_per_second * seconds) + options.extra_tokens
-        prompt = self._prompt_for(context)
-        max_length = min(len(prompt) + budget, self._model.max_length)
-        result: Any = self._model.model.generate(
+        return self.decode_batch([DecodeRequest(audio, context)], options, words=words)[0]
+
+    def decode_batch(
+        self, requests: Sequence[DecodeRequest], options: DecodeOptions, *, words: bool
+    ) -> list[Decoded]:
+        """Transcribe several utterances in one encoder and one decoder call; blocks.
+
+        A batch costs less than its items one by one (two 4-s finals: about 20 % less on one
+        thread). Every item is decoded as :meth:`decode` would, except that the shorter ones get
+        a longer silent tail (the batch's width) and every context is cut to the shortest one's
+        token count: CTranslate2 needs the start-of-transcript token at one position in a batch.
+        """
+        features = [self._model.feature_extractor(r.audio) for r in requests]
+        frames = [min(MAX_FRAMES, f.shape[-1] - f.shape[-1] % 2) for f in features]
+        width = min(MAX_FRAMES, max(frames) + TAIL_PAD_FRAMES)
+        batch = np.stack(
+            [
+                np.pad(f[:, :n], ((0, 0), (0, width - n)))
+                for f, n in zip(features, frames, strict=True)
+            ]
+        )
+        encoder_output = self._model.encode(batch)
+        budgets = [
+            int(options.tokens_per_second * r.audio.size / SAMPLE_RATE) + options.extra_tokens
+            for r in requests
+        ]
+        prompts = self._prompts_for([r.context for r in requests])
+        max_length = min(len(prompts[0]) + max(budgets), self._model.max_length)
+        results: list[Any] = self._model.model.generate(
             encoder_output,
-            [prompt],
+            prompts,
             beam_size=options.beam_size,
             max_length=max_length,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=self._suppress,
-        )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        text = self._tokenizer.decode(tokens).strip()
-        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-        ratio = _compression_ratio(text)
-        no_speech = float(result.no_speech_prob)
-        rejected = (
-            no_speech > options.no_speech_threshold and avg_logprob < options.logprob_threshold
-        ) or ratio > options.max_compression_ratio
-        if rejected or not text:
-            return Decoded("", (), no_speech, avg_logprob, ratio)
-        timed = self._align(tokens, encoder_output, max(frames, 2)) if words else ()
-        return Decoded(text, timed, no_speech, avg_logprob, ratio)
+        )
+        decoded: list[Decoded] = []
+        for result, budget in zip(results, budgets, strict=True):
+            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot][:budget]
+            text = self._tokenizer.decode(tokens).strip()
+            avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+            ratio = _compression_ratio(text)
+            no_speech = float(result.no_speech_prob)
+            rejected = (
+                no_speech > options.no_speech_threshold and avg_logprob < options.logprob_threshold
+            ) or ratio > options.max_compression_ratio
+            if rejected or not text:
+                decoded.append(Decoded("", (), no_speech, avg_logprob, ratio))
+            else:
+                decoded.append(Decoded(text, (), no_speech, avg_logprob, ratio, tuple(tokens)))
+        if words:
+            decoded = self._with_words(decoded, encoder_output, frames)
+        return decoded
 
-    def _prompt_for(self, context: str) -> list[int]:
-        if not context.strip():
+    def _prompts_for(self, contexts: Sequence[str]) -> list[list[int]]:
+        previous = [
+            self._tokenizer.encode(" " + c.strip())[-CONTEXT_TOKENS:] if c.strip() else []
+            for c in contexts
+        ]
+        common = min(len(p) for p in previous)
+        return [self._prompt_for(p[len(p) - common :]) for p in previous]
+
+    def _with_words(
+        self, decoded: list[Decoded], encoder_output: Any, frames: list[int]
+    ) -> list[Decoded]:
+        """Add word times to the items with text, aligning them all in one call."""
+        if not any(d.tokens for d in decoded):
+            return decoded
+        # every batch item is aligned (an empty one aligns to nothing), so that the encoder
+        # output is used as it is, on any device
+        alignments = self._model.find_alignment(
+            self._tokenizer,
+            [list(d.tokens) for d in decoded],
+            encoder_output,
+            [max(n, 2) for n in frames],
+        )
+        for i, words in enumerate(alignments):
+            if not decoded[i].tokens:
+                continue
+            merge_punctuations(words, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+            timed = tuple(
+                DecodedWord(w["word"], float(w["start"]), float(w["end"]), float(w["probability"]))
+                for w in words
+                if w["word"].strip()
+            )
+            decoded[i] = dataclasses.replace(decoded[i], words=timed)
+        return decoded
+
+    def _prompt_for(self, previous: list[int]) -> list[int]:
+        if not previous:
             return self._prompt
-        previous = self._tokenizer.encode(" " + context.strip())[-CONTEXT_TOKENS:]
         prompt: list[int] = self._model.get_prompt(
             self._tokenizer, previous, without_timestamps=True
         )
         return prompt
-
-    def _align(
-        self, tokens: list[int], encoder_output: Any, num_frames: int
-    ) -> tuple[DecodedWord, ...]:
-        alignment = self._model.find_alignment(
-            self._tokenizer, [tokens], encoder_output, num_frames
-        )
-        if not alignment or not alignment[0]:
-            return ()
-        words = alignment[0]
-        merge_punctuations(words, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
-        return tuple(
-            DecodedWord(w["word"], float(w["start"]), float(w["end"]), float(w["probability"]))
-            for w in words
-            if w["word"].strip()
-        )
 
 
 def _compression_ratio(text: str) -> float:

@@ -40,6 +40,7 @@ class ModelOptions:
         compute_type: ``auto`` means int8 on CPU and float16 on CUDA.
         workers: concurrent decodes (CTranslate2 workers); 0 picks ``min(2, cores)``.
         cpu_threads: threads per decode; 0 splits the cores between the workers.
+        max_batch: queued finals one worker decodes in one call.
     """
 
     model: str = "bundled"
@@ -47,6 +48,7 @@ class ModelOptions:
     compute_type: str = "auto"
     workers: int = 0
     cpu_threads: int = 0
+    max_batch: int = 2
 
 
 @dataclass
@@ -80,6 +82,7 @@ class LocalEngine:
                 compute_type=settings.local_compute_type,
                 workers=settings.local_workers,
                 cpu_threads=settings.local_cpu_threads,
+                max_batch=settings.local_max_batch,
             ),
             streaming=StreamingOptions(
                 final=DecodeOptions(beam_size=settings.local_beam_size),
@@ -121,7 +124,7 @@ class LocalEngine:
 
         workers, threads = _split_cores(self.model_options)
         self._whisper = await anyio.to_thread.run_sync(self._load, workers, threads)
-        self._compute = Compute(workers)
+        self._compute = Compute(workers, max_batch=self.model_options.max_batch)
 
     def _load(self, workers: int, threads: int) -> WhisperModel:
         opts = self.model_options

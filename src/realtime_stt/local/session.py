@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -26,7 +26,7 @@ from realtime_stt.engine.protocol import (
     WordTiming,
 )
 from realtime_stt.local.compute import Compute
-from realtime_stt.local.decoder import Decoded, UtteranceDecoder
+from realtime_stt.local.decoder import Decoded, DecodeRequest, UtteranceDecoder
 from realtime_stt.local.endpointer import Endpointer, UtteranceStart
 from realtime_stt.local.utterance import (
     Audio,
@@ -39,6 +39,10 @@ from realtime_stt.local.vad import FRAME, StreamingVad
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
+PAUSE_FRAMES = 3
+"""After this many silent VAD frames (about 0.1 s) no partial starts: a pause brings no new
+words, and its worker is better kept for the final that is probably coming (with several
+streams stopping at once, that partial delayed their finals by its whole decode)."""
 
 
 class _Flush:
@@ -190,11 +194,12 @@ class LocalSession:
         if utterance is None:
             return
         speculation, self._speculation = self._speculation, None
+        result = None
         if speculation and speculation.utterance is utterance and speculation.end == end:
             await speculation.done.wait()
             result = speculation.result
-        else:
-            result = None
+        elif speculation:
+            speculation.scope.cancel()
         if result is None:
             result = await self._decode_final(self._audio.slice(utterance.start, end))
         self._context = result.text or self._context
@@ -219,15 +224,17 @@ class LocalSession:
 
     def _maybe_speculate(self) -> None:
         utterance, pending = self._utterance, self._endpointer.pending_end()
+        current = self._speculation
+        if current is not None and (
+            current.utterance is not utterance or pending is None or current.end != pending[1]
+        ):
+            current.scope.cancel()  # speech went on: the guess is stale (free if still queued)
+            self._speculation = current = None
         after_ms = self._options.speculate_after_ms
         if utterance is None or pending is None or self._tasks is None or not after_ms:
             return
         silent_frames, end = pending
-        silent_ms = silent_frames * FRAME * 1000 / SAMPLE_RATE
-        if silent_ms < after_ms or not self._compute.has_idle_worker():
-            return
-        current = self._speculation
-        if current is not None and current.utterance is utterance and current.end == end:
+        if current is not None or silent_frames * FRAME * 1000 / SAMPLE_RATE < after_ms:
             return
         speculation = Speculation(utterance, end)
         self._speculation = speculation
@@ -237,26 +244,30 @@ class LocalSession:
 
     async def _speculate(self, speculation: Speculation, audio: Audio) -> None:
         try:
-            speculation.result = await self._decode_final(audio)
+            with speculation.scope:
+                speculation.result = await self._decode_final(audio)
         except Exception:
             log.exception("speculative final failed; the final will be decoded again")
         finally:
             speculation.done.set()
 
     async def _decode_final(self, audio: Audio) -> Decoded:
-        decode = self._decoder.decode
-        options, context = self._options.final, self._context
+        decoder, options = self._decoder, self._options.final
 
-        def run() -> Decoded:
-            return decode(audio, options, words=True, context=context)
+        def run(requests: Sequence[DecodeRequest]) -> list[Decoded]:
+            return decoder.decode_batch(requests, options, words=True)
 
-        return await self._compute.infer(run)
+        request = DecodeRequest(audio, self._context)
+        return await self._compute.batched((decoder, options), request, run)
 
     def _maybe_start_partial(self) -> None:
         utterance = self._utterance
         if utterance is None or self._partial_running or self._tasks is None:
             return
         if self._audio.end < utterance.partial_due or not self._compute.has_spare():
+            return
+        pending = self._endpointer.pending_end()
+        if pending is not None and pending[0] >= PAUSE_FRAMES:
             return
         self._partial_running = True
         utterance.partial_due = self._audio.end + int(

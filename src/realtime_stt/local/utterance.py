@@ -6,6 +6,7 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 
+import anyio
 import numpy as np
 import numpy.typing as npt
 
@@ -28,8 +29,10 @@ class StreamingOptions:
         speech_pad_ms: audio kept before the first and after the last speech frame.
         max_utterance_s: an utterance this long is cut at a word boundary.
         speculate_after_ms: after this much silence (less than ``min_silence_ms``) the final is
-            decoded ahead, on an idle worker only; if the end is then confirmed at the same
-            place the result is used, so a final arrives sooner; 0 turns this off.
+            queued for decoding ahead of the confirmed end; if the end is then confirmed at the
+            same place the result is used, so a final arrives sooner. If speech resumes first,
+            the guess is cancelled (at no cost while it still waits for a worker); 0 turns
+            this off.
         room_s: :meth:`LocalSession.wait_for_room` holds the client back while more than this
             much pushed audio waits to be processed.
         max_backlog_s: unprocessed audio beyond this ends the session (``engine_overloaded``);
@@ -57,6 +60,7 @@ class Speculation:
     utterance: Utterance
     end: int
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     result: Decoded | None = None
 
 
