@@ -45,6 +45,7 @@ test: lint typecheck pytest
 bench: install
 	$(PY) -m bench.local_streaming --streams 1,2,4
 	$(PY) -m bench.local_wer
+	$(PY) -m bench.local_windows
 	$(PY) -m bench.openai_proxy latency --streams 50,100 --seconds 20
 
 clean:

@@ -20,10 +20,8 @@ import numpy as np
 from realtime_stt.engine.protocol import (
     EngineError,
     EngineEvent,
-    Final,
     Partial,
     SpeechStarted,
-    WordTiming,
 )
 from realtime_stt.local.compute import Compute
 from realtime_stt.local.decoder import Decoded, DecodeRequest, UtteranceDecoder
@@ -40,9 +38,8 @@ from realtime_stt.local.vad import FRAME, StreamingVad
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 PAUSE_FRAMES = 3
-"""After this many silent VAD frames (about 0.1 s) no partial starts: a pause brings no new
-words, and its worker is better kept for the final that is probably coming (with several
-streams stopping at once, that partial delayed their finals by its whole decode)."""
+"""No partial starts after this many silent VAD frames (0.1 s): a pause brings no new words, and
+the worker is kept for the final that is probably coming."""
 
 
 class _Flush:
@@ -203,7 +200,7 @@ class LocalSession:
         if result is None:
             result = await self._decode_final(self._audio.slice(utterance.start, end))
         self._context = result.text or self._context
-        await self._send.send(_final(utterance, result, utterance.start, end))
+        await self._send.send(utterance.final(result, end))
 
     async def _cut(self, utterance: Utterance) -> None:
         end = self._audio.end
@@ -217,7 +214,7 @@ class LocalSession:
             result = Decoded(text, kept, result.no_speech_prob, result.avg_logprob, 0.0)
         else:
             cut = end
-        await self._send.send(_final(utterance, result, utterance.start, cut))
+        await self._send.send(utterance.final(result, cut))
         self._context = ""  # mid-sentence context makes Whisper skip the words after a cut
         self._utterance = None
         await self._open(cut)
@@ -301,11 +298,3 @@ class LocalSession:
             self._send.send_nowait(event)
         except (anyio.WouldBlock, anyio.ClosedResourceError):
             log.debug("partial for segment %d dropped", utterance.segment_id)
-
-
-def _final(utterance: Utterance, result: Decoded, start: int, end: int) -> Final:
-    offset = start / SAMPLE_RATE
-    timings = tuple(
-        WordTiming(w.word.strip(), offset + w.start_s, offset + w.end_s) for w in result.words
-    )
-    return Final(utterance.segment_id, result.text, offset, end / SAMPLE_RATE, timings)

@@ -10,10 +10,12 @@ import anyio
 import numpy as np
 import numpy.typing as npt
 
+from realtime_stt.engine.protocol import Final, WordTiming
 from realtime_stt.local.agreement import LocalAgreement
 from realtime_stt.local.decoder import Decoded, DecodeOptions
 
 Audio = npt.NDArray[np.float32]
+SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +68,20 @@ class Speculation:
 
 @dataclass(slots=True)
 class Utterance:
+    """An utterance of a stream: its segment, first sample and when its next partial is due."""
+
     segment_id: int
     start: int
     partial_due: int
     agreement: LocalAgreement = field(default_factory=LocalAgreement)
+
+    def final(self, result: Decoded, end: int) -> Final:
+        """The final event for ``result``, covering this utterance's samples up to ``end``."""
+        offset = self.start / SAMPLE_RATE
+        timings = tuple(
+            WordTiming(w.word.strip(), offset + w.start_s, offset + w.end_s) for w in result.words
+        )
+        return Final(self.segment_id, result.text, offset, end / SAMPLE_RATE, timings)
 
 
 class AudioBuffer:
