@@ -7,6 +7,7 @@ import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -153,6 +154,51 @@ class TestBatchedDecoding:
         assert "fox" in batch[0].text.lower()
         assert "sunny" in batch[2].text.lower()
         assert "".join(w.word for w in batch[2].words).strip() == batch[2].text
+
+
+class TestSpeculativeFinals:
+    def test_the_final_decoded_ahead_is_the_one_sent(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Speech then silence: the final decoded after LOCAL_SPECULATE_AFTER_MS of silence
+        matches the end confirmed later, so each utterance's final is decoded once, ahead (on
+        audio that stops short of the end, before the padding after the speech is all in)."""
+        import asyncio
+        import dataclasses
+
+        from realtime_stt.engine.protocol import Final, SessionConfig
+        from realtime_stt.local.decoder import UtteranceDecoder
+        from realtime_stt.local.engine import LocalEngine, ModelOptions
+
+        decoded_seconds: list[float] = []
+        original = UtteranceDecoder.decode_batch
+
+        def counting(
+            self: UtteranceDecoder, requests: list[Any], *a: object, **k: object
+        ) -> object:
+            if k.get("words"):
+                decoded_seconds.extend(r.audio.size / 16000 for r in requests)
+            return original(self, requests, *a, **k)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(UtteranceDecoder, "decode_batch", counting)
+        audio = speech("en_weather") + silence(1.0) + speech("en_fox") + silence(1.0)
+
+        async def run() -> list[Final]:
+            engine = LocalEngine(model_options=ModelOptions(workers=1, cpu_threads=2))
+            engine.streaming = dataclasses.replace(engine.streaming, partial_interval_s=1e9)
+            await engine.start()
+            async with engine.open_session(SessionConfig("spec", "en")) as session:
+                for offset in range(0, len(audio), 3200):
+                    session.push_audio(audio[offset : offset + 3200])
+                    await session.wait_for_room()
+                session.end_input()
+                return [e async for e in session if isinstance(e, Final)]
+
+        finals = asyncio.run(run())
+        texts = " ".join(f.text.lower() for f in finals)
+        assert "sunny" in texts
+        assert "fox" in texts
+        assert len(decoded_seconds) == len(finals) >= 2
+        for seconds, final in zip(decoded_seconds, finals, strict=True):
+            assert seconds < final.end_s - final.start_s
 
 
 class TestVad:

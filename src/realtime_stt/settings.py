@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     local_partial_interval_s: float = Field(0.6, gt=0)
     local_vad_threshold: float = Field(0.5, gt=0, lt=1)
     local_min_silence_ms: int = Field(400, ge=50)
+    local_speculate_after_ms: int = Field(100, ge=0)
     local_speech_pad_ms: int = Field(200, ge=0)
     local_max_utterance_s: float = Field(20.0, ge=5, le=28)
 

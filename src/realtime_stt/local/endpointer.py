@@ -75,11 +75,13 @@ class Endpointer:
 
         Lets a caller start work on an utterance that is probably over before the end is
         confirmed; the reported end stays the same as long as no speech frame comes in between.
+        It may lie a little past the audio seen so far (by at most the padding).
         """
         if not self.in_speech or self._last_speech is None:
             return None
         silent = self.frames_seen - 1 - self._last_speech
-        end = min((self._last_speech + 1) * FRAME + self.pad, self.frames_seen * FRAME)
+        last = self._last_speech
+        end = min((last + 1) * FRAME + self.pad, (last + self.min_silence_frames + 1) * FRAME)
         return silent, end
 
     def feed(self, probs: npt.NDArray[np.float32]) -> list[Boundary]:

@@ -89,6 +89,7 @@ class LocalEngine:
                 partial_interval_s=settings.local_partial_interval_s,
                 vad_threshold=settings.local_vad_threshold,
                 min_silence_ms=settings.local_min_silence_ms,
+                speculate_after_ms=settings.local_speculate_after_ms,
                 speech_pad_ms=settings.local_speech_pad_ms,
                 max_utterance_s=settings.local_max_utterance_s,
             ),

@@ -235,9 +235,10 @@ class LocalSession:
             return
         speculation = Speculation(utterance, end)
         self._speculation = speculation
-        self._tasks.start_soon(
-            self._speculate, speculation, self._audio.slice(utterance.start, end)
-        )
+        # the padding after the last speech frame may not all be here yet (slice stops at the
+        # audio's end): it is silence, and the decoder appends seconds of silence anyway
+        audio = self._audio.slice(utterance.start, end)
+        self._tasks.start_soon(self._speculate, speculation, audio)
 
     async def _speculate(self, speculation: Speculation, audio: Audio) -> None:
         try:

@@ -49,7 +49,7 @@ class StreamingOptions:
     min_silence_ms: int = 400
     speech_pad_ms: int = 200
     max_utterance_s: float = 20.0
-    speculate_after_ms: int = 200
+    speculate_after_ms: int = 100
     room_s: float = 5.0
     max_backlog_s: float = 120.0
     block_s: float = 0.25
