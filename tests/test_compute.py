@@ -107,6 +107,29 @@ class TestCompute:
         run(body)
         assert sorted(batches) == [[1], [2]]
 
+    def test_no_more_finals_waiting_than_workers_means_no_batch(self) -> None:
+        """Two finals queued behind two busy workers are decoded one per worker, not together:
+        a batch would serve the first one later, and one round clears them anyway."""
+        batches: list[list[int]] = []
+
+        def decode(requests: Sequence[int]) -> list[int]:
+            batches.append(list(requests))
+            return list(requests)
+
+        async def body() -> None:
+            compute = Compute(workers=2, max_batch=2)
+            gate = Gate()
+            blockers = [asyncio.create_task(compute.infer(gate.wait)) for _ in range(2)]
+            await settle()
+            finals = [asyncio.create_task(compute.batched("k", n, decode)) for n in (1, 2)]
+            await settle()
+            assert compute.finals_waiting == 2
+            gate.open()
+            await asyncio.gather(*blockers, *finals)
+
+        run(body)
+        assert sorted(batches) == [[1], [2]]
+
     def test_a_cancelled_waiting_final_costs_nothing(self) -> None:
         """A final cancelled while it waits for a worker leaves the queue and is never decoded."""
         decoded: list[str] = []

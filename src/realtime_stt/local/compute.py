@@ -10,9 +10,9 @@ Two lanes of worker threads:
 Inference has two kinds of work, and finals always go first:
 
 - **finals** (:meth:`Compute.batched`) queue in arrival order. A worker that becomes free takes
-  the oldest final together with up to ``max_batch - 1`` more queued finals of the same batch key
-  and decodes them in one call, which costs less than one by one. When several streams stop
-  speaking at once, their finals leave the queue in pairs instead of one at a time.
+  the oldest final; when more finals wait than there are workers (a backlog, as when many streams
+  stop speaking at once), it takes up to ``max_batch - 1`` more of the same batch key with it and
+  decodes them in one call, which costs less than one by one but serves the first one later.
 - **optional work** (:meth:`Compute.infer`, partials) starts only when no final is waiting; and
   :meth:`Compute.has_spare` lets a session skip a partial when starting it would take the last
   free worker. Under load partial updates thin out first; finals only queue, never dropped.
@@ -149,10 +149,13 @@ class Compute:
                 return
 
     def _take_batch(self) -> list[_Final[Any, Any]]:
+        # a batch serves its first final later than a lone decode would: batch only a backlog,
+        # more finals than workers, which one round of single decodes could not clear
+        size = self.max_batch if len(self._finals) > self.workers else 1
         first = self._finals.popleft()
         batch = [first]
         for job in list(self._finals):
-            if len(batch) == self.max_batch:
+            if len(batch) == size:
                 break
             if job.key == first.key:
                 self._finals.remove(job)
