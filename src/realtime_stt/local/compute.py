@@ -41,6 +41,8 @@ R = TypeVar("R")
 
 @dataclass(eq=False)
 class _Final(Generic[R, T]):
+    """A final waiting for a worker: what to decode, how, and where its result goes."""
+
     key: Hashable
     request: R
     run: Callable[[Sequence[R]], list[T]]
