@@ -28,6 +28,17 @@ class Gate:
         self._event.set()
 
 
+class BatchLog:
+    """A stand-in batch decode that records each batch it gets and returns its requests."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def __call__(self, requests: Sequence[int]) -> list[int]:
+        self.batches.append(list(requests))
+        return list(requests)
+
+
 async def settle() -> None:
     """Let every task that can run, run (queued work reaches the scheduler)."""
     for _ in range(5):
@@ -94,27 +105,19 @@ class TestCompute:
 
     def test_a_final_with_a_free_worker_starts_alone_at_once(self) -> None:
         """Batching never holds a final back: with workers free, each final starts by itself."""
-        batches: list[list[int]] = []
-
-        def decode(requests: Sequence[int]) -> list[int]:
-            batches.append(list(requests))
-            return list(requests)
+        decode = BatchLog()
 
         async def body() -> None:
             compute = Compute(workers=2, max_batch=4)
             await asyncio.gather(*(compute.batched("k", n, decode) for n in (1, 2)))
 
         run(body)
-        assert sorted(batches) == [[1], [2]]
+        assert sorted(decode.batches) == [[1], [2]]
 
     def test_no_more_finals_waiting_than_workers_means_no_batch(self) -> None:
         """Two finals queued behind two busy workers are decoded one per worker, not together:
         a batch would serve the first one later, and one round clears them anyway."""
-        batches: list[list[int]] = []
-
-        def decode(requests: Sequence[int]) -> list[int]:
-            batches.append(list(requests))
-            return list(requests)
+        decode = BatchLog()
 
         async def body() -> None:
             compute = Compute(workers=2, max_batch=2)
@@ -128,7 +131,7 @@ class TestCompute:
             await asyncio.gather(*blockers, *finals)
 
         run(body)
-        assert sorted(batches) == [[1], [2]]
+        assert sorted(decode.batches) == [[1], [2]]
 
     def test_a_cancelled_waiting_final_costs_nothing(self) -> None:
         """A final cancelled while it waits for a worker leaves the queue and is never decoded."""

@@ -12,10 +12,9 @@ import numpy.typing as npt
 
 from realtime_stt.engine.protocol import Final, WordTiming
 from realtime_stt.local.agreement import LocalAgreement
-from realtime_stt.local.decoder import Decoded, DecodeOptions
+from realtime_stt.local.decoder import SAMPLE_RATE, Decoded, DecodeOptions
 
 Audio = npt.NDArray[np.float32]
-SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True, slots=True)
