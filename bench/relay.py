@@ -3,7 +3,7 @@
 ``python -m bench.relay --port P --upstream URL --key K`` listens on 127.0.0.1:P and prints
 ``ready``. Each client WebSocket gets its own upstream connection: the relay waits for
 ``session.created``, sends the GA ``session.update`` the service sends with its default settings
-(server VAD 0.5 / 300 ms / 500 ms, ``gpt-4o-mini-transcribe``, ``sv``, near-field noise
+(server VAD 0.5 / 300 ms / 500 ms, ``gpt-transcribe``, ``sv``, near-field noise
 reduction), waits for ``session.updated`` and tells the client ``{"type":"ready"}``. Then every
 binary client frame (PCM16 already at 24 kHz) becomes one ``input_audio_buffer.append``, and the
 upstream transcription events a client needs (``...transcription.delta`` and ``...completed``)
@@ -38,12 +38,17 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from realtime_stt.audio import StreamResampler
-from realtime_stt.openai_engine.events import TranscriptionConfig, session_update
+from realtime_stt.openai_engine.config import resolve_config
+from realtime_stt.openai_engine.events import session_update
 from realtime_stt.settings import Settings
 
-SESSION_UPDATE = session_update(TranscriptionConfig.from_settings(Settings.model_construct(), "sv"))
-"""The frame the service sends with its default settings (not the environment's), built by the
-service's own code once, so both systems configure upstream identically."""
+SERVER_VAD_MODEL = "gpt-transcribe"
+"""A relay cannot commit turns itself, so it is compared with the service in server-VAD mode."""
+SESSION_UPDATE = session_update(
+    resolve_config(Settings.model_construct(openai_realtime_model=SERVER_VAD_MODEL))[0], "sv"
+)
+"""The frame the service sends with its default server-VAD settings (not the environment's),
+built by the service's own code once, so both systems configure upstream identically."""
 
 FORWARD = frozenset(
     {

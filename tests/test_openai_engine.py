@@ -52,13 +52,13 @@ def _final_tuples(events: list[EngineEvent]) -> list[tuple[int, str, float, floa
 
 
 class TestEngineObject:
-    async def test_declares_24khz_input_and_interim_results(self) -> None:
-        """The engine declares 24 kHz input, partials, no word timings, and its model."""
+    async def test_declares_its_input_rate_by_who_ends_turns(self) -> None:
+        """The default (streaming) model takes 16 kHz for our VAD; a server-VAD model 24 kHz."""
         settings = Settings(_env_file=None, engine="openai", openai_api_key=SecretStr("k"))
         engine = OpenAIEngine(settings)
         assert engine.name == "openai"
-        assert engine.model == settings.openai_realtime_model
-        assert engine.capabilities.input_sample_rate == 24_000
+        assert engine.model == settings.openai_realtime_model == "gpt-live-transcribe"
+        assert engine.capabilities.input_sample_rate == 16_000
         assert engine.capabilities.interim_results
         assert not engine.capabilities.word_timestamps
         assert not engine.ready
@@ -66,6 +66,8 @@ class TestEngineObject:
         assert engine.ready
         await engine.aclose()
         assert not engine.ready
+        turn_based = settings.model_copy(update={"openai_realtime_model": "gpt-transcribe"})
+        assert OpenAIEngine(turn_based).capabilities.input_sample_rate == 24_000
 
     async def test_start_refuses_a_missing_key(self) -> None:
         """Starting without an API key raises instead of failing every session later."""
@@ -114,7 +116,7 @@ class TestProtocol:
                 "input": {
                     "format": {"type": "audio/pcm", "rate": 24000},
                     "noise_reduction": {"type": "near_field"},
-                    "transcription": {"model": "gpt-4o-mini-transcribe", "language": "sv"},
+                    "transcription": {"model": "gpt-transcribe", "language": "sv"},
                     "turn_detection": {
                         "type": "server_vad",
                         "threshold": 0.5,

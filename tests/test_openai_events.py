@@ -10,8 +10,8 @@ import pytest
 from openai.types.realtime import InputAudioBufferSpeechStartedEvent
 from pydantic import SecretStr
 
+from realtime_stt.openai_engine.config import resolve_config
 from realtime_stt.openai_engine.events import (
-    TranscriptionConfig,
     append_event,
     clear_event,
     commit_event,
@@ -46,7 +46,7 @@ def test_realtime_url_rejects_unusable_base_urls(base: str) -> None:
 
 
 def _audio_input(settings: Settings) -> dict[str, Any]:
-    frame = session_update(TranscriptionConfig.from_settings(settings, "sv"))
+    frame = session_update(resolve_config(settings)[0], "sv")
     assert not isinstance(validate_client_frame(frame), Problem)
     audio_input: dict[str, Any] = json.loads(frame)["session"]["audio"]["input"]
     return audio_input
@@ -76,7 +76,7 @@ def test_client_events_pass_the_strict_validator() -> None:
     """Every event the engine builds is a valid GA client event with no unknown fields."""
     settings = Settings(_env_file=None, openai_api_key=SecretStr("k"))
     frames = [
-        session_update(TranscriptionConfig.from_settings(settings, "en")),
+        session_update(resolve_config(settings)[0], "en"),
         append_event(b"\x01\x00" * 10),
         commit_event("c1"),
         clear_event("x1"),

@@ -77,7 +77,10 @@ def create_app(settings: Settings, engine: TranscriptionEngine | None = None) ->
         # Engines that run inference here count their worker time; a remote engine has none.
         return float(getattr(engine_in_use, "busy_seconds", 0.0))
 
-    app.state.metrics = Metrics(settings.instance_id, engine_busy)
+    # An engine that pays per use (OpenAI) declares its running totals; they go to /metrics.
+    app.state.metrics = Metrics(
+        settings.instance_id, engine_busy, usage=getattr(engine_in_use, "usage", None)
+    )
     app.state.live = LiveConnections()
     app.add_middleware(
         CORSMiddleware,

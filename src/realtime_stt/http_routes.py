@@ -58,8 +58,16 @@ def healthz(services: ServicesDep) -> JSONResponse:
 
 @router.get("/config")
 def config(services: ServicesDep) -> dict[str, Any]:
-    """The effective configuration; secrets appear only as ``{"set": true|false}``."""
-    return services.settings.public_view()
+    """The effective configuration; secrets appear only as ``{"set": true|false}``.
+
+    ``model_capabilities`` is what the engine declares about its model (the OpenAI engine: what
+    the model supports, its turn detection, price and shutdown date), when it declares any.
+    """
+    view = services.settings.public_view()
+    describe = getattr(services.engine, "public_view", None)
+    if callable(describe):
+        view["model_capabilities"] = describe()
+    return view
 
 
 def _require_debug_token(request: Request, services: ServicesDep) -> None:

@@ -8,7 +8,7 @@ told apart.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -19,7 +19,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from realtime_stt.openai_engine.models import model_spec
+from realtime_stt.openai_engine.usage import UsageTotals
 from realtime_stt.outbox import Outbox
 
 LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
@@ -28,7 +32,13 @@ LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 class Metrics:
     """The service's counters, gauges and histograms."""
 
-    def __init__(self, instance: str, engine_busy: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        instance: str,
+        engine_busy: Callable[[], float] | None = None,
+        *,
+        usage: UsageTotals | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         labels = ["instance"]
         self._instance = instance
@@ -64,6 +74,8 @@ class Metrics:
             registry=reg,
         )  # fmt: skip
         busy.labels(instance).set_function(engine_busy or (lambda: 0.0))
+        if usage is not None:
+            reg.register(_UsageCollector(instance, usage))
 
     def track_outbox(self, outbox: Outbox) -> None:
         """Count ``outbox`` in the queue-depth gauge while it lives."""
@@ -80,6 +92,50 @@ class Metrics:
     def error_sent(self, code: str) -> None:
         """Count one error message with ``code``."""
         self._errors.labels(self._instance, code).inc()
+
+
+class _UsageCollector(Collector):
+    """Upstream usage per model, read from the engine's running totals at each scrape."""
+
+    def __init__(self, instance: str, usage: UsageTotals) -> None:
+        self._instance = instance
+        self._usage = usage
+
+    def collect(self) -> Iterator[Metric]:
+        sent = CounterMetricFamily(
+            "stt_upstream_audio_sent_seconds",
+            "Seconds of audio appended upstream.",
+            labels=["instance", "model"],
+        )
+        billed = CounterMetricFamily(
+            "stt_upstream_billed_audio_seconds",
+            "Seconds of audio upstream billed by duration (completed.usage).",
+            labels=["instance", "model"],
+        )
+        tokens = CounterMetricFamily(
+            "stt_upstream_billed_tokens",
+            "Tokens upstream billed (completed.usage), by kind.",
+            labels=["instance", "model", "kind"],
+        )
+        cost = CounterMetricFamily(
+            "stt_upstream_estimated_cost_usd",
+            "Estimated cost at the model's published price per minute.",
+            labels=["instance", "model"],
+        )
+        for model, tally in list(self._usage.by_model.items()):
+            labels = [self._instance, model]
+            sent.add_metric(labels, tally.sent_s)
+            billed.add_metric(labels, tally.billed_s)
+            for kind, count in (
+                ("input_audio", tally.audio_tokens),
+                ("input_text", tally.text_tokens),
+                ("output", tally.output_tokens),
+            ):
+                tokens.add_metric([*labels, kind], count)
+            estimate = tally.estimate_usd(model_spec(model))
+            if estimate is not None:
+                cost.add_metric(labels, estimate)
+        yield from (sent, billed, tokens, cost)
 
 
 router = APIRouter()

@@ -11,12 +11,13 @@ to ``<hostname>-<pid>``, so each process (each worker) gets its own.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_ORIGINS = ("https://stefan-api-test-6.lovable.app",)
@@ -42,6 +43,9 @@ OptionalUrl = Annotated[str | None, BeforeValidator(_empty_is_none)]
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_empty_is_none)]
 OptionalInt = Annotated[int | None, BeforeValidator(_empty_is_none)]
 """A secret that an empty value (``API_TOKEN=`` as in ``.env.example``) leaves unset."""
+OptionalDelay = Annotated[
+    Literal["minimal", "low", "medium", "high", "xhigh"] | None, BeforeValidator(_empty_is_none)
+]
 
 
 def default_instance_id() -> str:
@@ -120,12 +124,37 @@ class Settings(BaseSettings):
     # OpenAI Realtime engine
     openai_api_key: OptionalSecret = None
     openai_base_url: str = "https://api.openai.com/v1"
-    openai_realtime_model: str = "gpt-4o-mini-transcribe"
+    openai_realtime_model: str = Field("gpt-live-transcribe", min_length=1)
+    openai_turn_detection: Literal["auto", "server_vad", "semantic_vad", "client"] = "auto"
     openai_prompt: str = ""
+    openai_keywords: CommaList = Field(default_factory=list)
+    openai_languages: CommaList = Field(default_factory=list)
+    openai_transcription_delay: OptionalDelay = None
     openai_vad_threshold: float = Field(0.5, ge=0, le=1)
     openai_prefix_padding_ms: int = Field(300, ge=0)
     openai_silence_duration_ms: int = Field(500, ge=0)
+    openai_commit_silence_ms: int = Field(400, ge=100, le=5000)
+    openai_speech_pad_ms: int = Field(200, ge=0, le=1000)
+    openai_max_utterance_s: float = Field(30.0, ge=5, le=600)
     openai_noise_reduction: Literal["near_field", "far_field", "none"] = "near_field"
+
+    @field_validator("openai_keywords")
+    @classmethod
+    def _plain_keywords(cls, keywords: list[str]) -> list[str]:
+        for keyword in keywords:
+            if any(char in keyword for char in "<>\r\n"):
+                msg = f"OPENAI_KEYWORDS: {keyword!r} holds <, > or a line break"
+                raise ValueError(msg)
+        return keywords
+
+    @field_validator("openai_languages")
+    @classmethod
+    def _language_codes(cls, languages: list[str]) -> list[str]:
+        for code in languages:
+            if not re.fullmatch(r"[a-z]{2}", code):
+                msg = f"OPENAI_LANGUAGES: {code!r} is not an ISO-639-1 code such as sv"
+                raise ValueError(msg)
+        return languages
 
     @model_validator(mode="after")
     def _openai_needs_a_key(self) -> Settings:

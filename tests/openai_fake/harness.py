@@ -8,8 +8,14 @@ from typing import Literal
 import anyio
 from pydantic import SecretStr
 
-from realtime_stt.engine.protocol import EngineError, EngineEvent, Final, SessionConfig
-from realtime_stt.openai_engine import OpenAIEngine, OpenAISession, Tuning
+from realtime_stt.engine.protocol import (
+    EngineError,
+    EngineEvent,
+    EngineSession,
+    Final,
+    SessionConfig,
+)
+from realtime_stt.openai_engine import OpenAIEngine, Tuning
 from realtime_stt.settings import Settings
 
 from .audio import silence, tone
@@ -28,24 +34,40 @@ FAST = Tuning(
 Step = bytes | Literal["flush"]
 
 
-def settings_for(fake: FakeRealtimeServer, *, key: str | None = None) -> Settings:
+SERVER_VAD_MODEL = "gpt-transcribe"
+"""The turn-based model the server-VAD tests use (upstream's VAD ends turns)."""
+
+
+def settings_for(
+    fake: FakeRealtimeServer,
+    *,
+    key: str | None = None,
+    model: str = SERVER_VAD_MODEL,
+    **overrides: object,
+) -> Settings:
     """Settings pointing the OpenAI engine at ``fake`` with short VAD times (100/300 ms)."""
-    return Settings(
-        _env_file=None,
-        engine="openai",
-        language="sv",
-        openai_api_key=SecretStr(key or fake.scenario.api_key),
-        openai_base_url=fake.base_url,
-        openai_prefix_padding_ms=100,
-        openai_silence_duration_ms=300,
-    )
+    fields: dict[str, object] = {
+        "engine": "openai",
+        "language": "sv",
+        "openai_api_key": SecretStr(key or fake.scenario.api_key),
+        "openai_base_url": fake.base_url,
+        "openai_realtime_model": model,
+        "openai_prefix_padding_ms": 100,
+        "openai_silence_duration_ms": 300,
+    }
+    return Settings(_env_file=None, **{**fields, **overrides})  # type: ignore[arg-type]
 
 
 async def started_engine(
-    fake: FakeRealtimeServer, tuning: Tuning = FAST, *, key: str | None = None
+    fake: FakeRealtimeServer,
+    tuning: Tuning = FAST,
+    *,
+    key: str | None = None,
+    model: str = SERVER_VAD_MODEL,
+    **overrides: object,
 ) -> OpenAIEngine:
-    """A started engine for ``fake``."""
-    engine = OpenAIEngine(settings_for(fake, key=key), tuning=tuning)
+    """A started engine for ``fake`` (``model`` and setting ``overrides`` as given)."""
+    engine = OpenAIEngine(settings_for(fake, key=key, model=model, **overrides), tuning=tuning)
     await engine.start()
     return engine
 
@@ -55,14 +77,14 @@ def utterances(*freqs: float, speech_s: float = 0.4, pause_s: float = 0.5) -> by
     return b"".join(tone(freq, speech_s) + silence(pause_s) for freq in freqs)
 
 
-def push(session: OpenAISession, audio: bytes, chunk_s: float = 0.02) -> None:
+def push(session: EngineSession, audio: bytes, chunk_s: float = 0.02) -> None:
     """Push ``audio`` in ``chunk_s`` pieces, as the service does with client frames."""
     size = 2 * round(24_000 * chunk_s)
     for start in range(0, len(audio), size):
         session.push_audio(audio[start : start + size])
 
 
-async def collect(session: OpenAISession, timeout_s: float = 5.0) -> list[EngineEvent]:
+async def collect(session: EngineSession, timeout_s: float = 5.0) -> list[EngineEvent]:
     """Every event until the session's stream ends (fails the test after ``timeout_s``)."""
     events: list[EngineEvent] = []
     with anyio.fail_after(timeout_s):

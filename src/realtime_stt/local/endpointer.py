@@ -84,6 +84,17 @@ class Endpointer:
         end = min((last + 1) * FRAME + self.pad, (last + self.min_silence_frames + 1) * FRAME)
         return silent, end
 
+    def candidate_start(self) -> int | None:
+        """Where unconfirmed speech would start (padding included), if speech frames were seen
+        since the last silence but too few to confirm an utterance; ``None`` otherwise."""
+        if self.in_speech or self._candidate is None:
+            return None
+        return max(0, self._candidate * FRAME - self.pad)
+
+    def last_speech_end(self) -> int | None:
+        """One past the last speech frame seen, in samples (``None`` before any)."""
+        return None if self._last_speech is None else (self._last_speech + 1) * FRAME
+
     def feed(self, probs: npt.NDArray[np.float32]) -> list[Boundary]:
         """Consume the probabilities of the next frames; return the boundaries they confirm."""
         found: list[Boundary] = []

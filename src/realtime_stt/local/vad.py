@@ -1,33 +1,78 @@
 """Streaming Silero VAD on 16 kHz audio, using the ONNX model that faster-whisper ships.
 
 faster-whisper's own ``SileroVADModel`` scores a whole recording in one call. :class:`StreamingVad`
-feeds the same ONNX session frame by frame, carrying the LSTM state and the 64-sample context
+feeds the same ONNX model frame by frame, carrying the LSTM state and the 64-sample context
 across calls, so a stream cut into chunks of any size scores exactly as the whole recording would.
-Calls block for about a millisecond per 32-ms frame: run :meth:`StreamingVad.process` off the loop.
+Calls block for about 0.1 ms per 32-ms frame: run :meth:`StreamingVad.process` off the loop.
+
+This module imports neither faster-whisper nor CTranslate2: it finds the model file in the
+installed ``faster_whisper`` package without importing it (importing it loads the Whisper
+runtime), and runs it with onnxruntime directly, so the OpenAI engine's endpointer can use it.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from faster_whisper.vad import get_vad_model
 
 FRAME = 512
 """Samples per VAD frame (32 ms at 16 kHz)."""
+SAMPLE_RATE = 16_000
+"""The only rate the model is scored at here."""
 _CONTEXT = 64
+_MODEL_FILE = "silero_vad_v6.onnx"
+
+
+def model_path() -> Path:
+    """The Silero ONNX file inside the installed ``faster_whisper`` package (not imported).
+
+    Raises:
+        RuntimeError: faster-whisper is not installed, or its package holds no such file.
+    """
+    spec = importlib.util.find_spec("faster_whisper")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        path = Path(location) / "assets" / _MODEL_FILE
+        if path.is_file():
+            return path
+    msg = f"the Silero VAD model ({_MODEL_FILE}) comes with faster-whisper, which is not installed"
+    raise RuntimeError(msg)
+
+
+@lru_cache(maxsize=1)
+def vad_model() -> Any:
+    """The process's one ONNX session of the model (single-threaded; thread-safe to run)."""
+    import onnxruntime  # noqa: PLC0415 - loaded once, on first use
+
+    options = onnxruntime.SessionOptions()
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = 1
+    options.enable_cpu_mem_arena = False
+    options.log_severity_level = 4
+    return onnxruntime.InferenceSession(
+        str(model_path()), providers=["CPUExecutionProvider"], sess_options=options
+    )
 
 
 class StreamingVad:
     """Speech probabilities for consecutive 512-sample frames of one stream."""
 
     def __init__(self) -> None:
-        self._session: Any = get_vad_model().session
+        self._session: Any = vad_model()
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._context = np.zeros(_CONTEXT, dtype=np.float32)
         self._leftover = np.zeros(0, dtype=np.float32)
+
+    @property
+    def pending(self) -> int:
+        """Samples received that do not make a whole frame yet."""
+        return int(self._leftover.size)
 
     def process(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Score the whole frames completed by ``audio``; a partial frame waits for more audio."""

@@ -13,8 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import get_args
 from urllib.parse import urlsplit, urlunsplit
 
 import openai.types.realtime as rt
@@ -32,12 +31,13 @@ from openai.types.realtime import (
 from openai.types.realtime.realtime_audio_formats import AudioPCM
 from openai.types.realtime.realtime_transcription_session_audio_input import NoiseReduction
 from openai.types.realtime.realtime_transcription_session_audio_input_turn_detection import (
+    SemanticVad,
     ServerVad,
 )
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from realtime_stt.openai_engine.config import TranscriptionConfig
 from realtime_stt.openai_engine.tuning import SAMPLE_RATE
-from realtime_stt.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,62 +60,52 @@ def realtime_url(base_url: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "intent=transcription", ""))
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptionConfig:
-    """What ``session.update`` asks of upstream; see :func:`session_update`."""
+def session_update(config: TranscriptionConfig, language: str) -> str:
+    """``session.update`` for a transcription session in ``language``: 24 kHz PCM, explicit values.
 
-    model: str
-    language: str
-    prompt: str
-    vad_threshold: float
-    prefix_padding_ms: int
-    silence_duration_ms: int
-    noise_reduction: Literal["near_field", "far_field", "none"]
-
-    @classmethod
-    def from_settings(cls, settings: Settings, language: str) -> TranscriptionConfig:
-        """The ``OPENAI_*`` settings plus the session's language."""
-        return cls(
-            model=settings.openai_realtime_model,
-            language=language,
-            prompt=settings.openai_prompt,
-            vad_threshold=settings.openai_vad_threshold,
-            prefix_padding_ms=settings.openai_prefix_padding_ms,
-            silence_duration_ms=settings.openai_silence_duration_ms,
-            noise_reduction=settings.openai_noise_reduction,
-        )
-
-
-def session_update(config: TranscriptionConfig) -> str:
-    """``session.update`` for a transcription session: 24 kHz PCM, server VAD, explicit values.
-
-    Every value is sent explicitly (upstream defaults differ from the documented ones);
-    ``noise_reduction`` ``none`` is sent as ``null`` and an empty prompt is omitted.
+    Every value is sent explicitly (upstream's defaults differ from the documented ones): the
+    turn detection (``null`` when we commit turns ourselves, as the streaming models require),
+    and ``noise_reduction`` (``none`` is sent as ``null``). Fields the model does not take are
+    never sent; an empty prompt, keyword list or delay is omitted. ``languages``, when
+    configured, replaces ``language`` (upstream refuses both together).
     """
-    if config.prompt:
-        transcription = AudioTranscription(
-            model=config.model, language=config.language, prompt=config.prompt
-        )
+    fields: dict[str, object] = {"model": config.model.name}
+    if config.languages:
+        fields["languages"] = list(config.languages)
     else:
-        transcription = AudioTranscription(model=config.model, language=config.language)
+        fields["language"] = language
+    if config.prompt and config.model.prompt:
+        fields["prompt"] = config.prompt
+    if config.keywords and config.model.keywords:
+        fields["keywords"] = list(config.keywords)
+    if config.delay is not None and config.model.delay:
+        fields["delay"] = config.delay
     noise = (
         None if config.noise_reduction == "none" else NoiseReduction(type=config.noise_reduction)
     )
     audio_input = RealtimeTranscriptionSessionAudioInput(
         format=AudioPCM(type="audio/pcm", rate=SAMPLE_RATE),
         noise_reduction=noise,
-        transcription=transcription,
-        turn_detection=ServerVad(
-            type="server_vad",
-            threshold=config.vad_threshold,
-            prefix_padding_ms=config.prefix_padding_ms,
-            silence_duration_ms=config.silence_duration_ms,
-        ),
+        transcription=AudioTranscription.model_validate(fields),
+        turn_detection=_turn_detection(config),
     )
     session = RealtimeTranscriptionSessionCreateRequest(
         type="transcription", audio=RealtimeTranscriptionSessionAudio(input=audio_input)
     )
     return SessionUpdateEvent(type="session.update", session=session).to_json(indent=None)
+
+
+def _turn_detection(config: TranscriptionConfig) -> ServerVad | SemanticVad | None:
+    if config.turn_detection == "server_vad":
+        return ServerVad(
+            type="server_vad",
+            threshold=config.vad_threshold,
+            prefix_padding_ms=config.prefix_padding_ms,
+            silence_duration_ms=config.silence_duration_ms,
+        )
+    if config.turn_detection == "semantic_vad":
+        return SemanticVad(type="semantic_vad", eagerness="auto")
+    return None
 
 
 _APPEND_HEAD, _APPEND_TAIL = (

@@ -35,6 +35,9 @@ from contextlib import asynccontextmanager
 
 import anyio
 import anyio.abc
+from openai.types.realtime import (
+    ConversationItemInputAudioTranscriptionCompletedEvent as CompletedEvent,
+)
 from openai.types.realtime import RealtimeServerEvent
 
 from realtime_stt.engine.protocol import EngineError, EngineEvent
@@ -56,6 +59,7 @@ from realtime_stt.openai_engine.tuning import (
     Tuning,
 )
 from realtime_stt.openai_engine.uplink import AudioUplink
+from realtime_stt.openai_engine.usage import SessionUsage
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +81,12 @@ class _FatalError(Exception):
 class OpenAISession:
     """Implements ``EngineSession``; run it inside :meth:`running`."""
 
-    def __init__(self, target: Target, tuning: Tuning) -> None:
+    def __init__(self, target: Target, tuning: Tuning, usage: SessionUsage | None = None) -> None:
         self._target = target
         self._tuning = tuning
+        self._usage = usage
+        self._counted = 0
+        """Samples sent that :attr:`_usage` has been told about."""
         self._commands: deque[bytes | _Marker] = deque()
         self._wake = Alarm()
         self._parked = False
@@ -160,6 +167,15 @@ class OpenAISession:
                 tasks.cancel_scope.cancel()
                 self._wake.cancel()
                 self._sink.close()
+                if self._usage is not None:
+                    self._count_sent()
+                    received = self._sink.pushed / SAMPLE_RATE
+                    log.info("session usage: %s", self._usage.summary(received))
+
+    def _count_sent(self) -> None:
+        if self._usage is not None:
+            self._usage.sent((self._uplink.sent - self._counted) / SAMPLE_RATE)
+            self._counted = self._uplink.sent
 
     # -- driver --------------------------------------------------------------------------------
 
@@ -267,6 +283,9 @@ class OpenAISession:
 
     async def _read(self, link: Upstream) -> None:
         async def on_event(event: RealtimeServerEvent) -> None:
+            if self._usage is not None and isinstance(event, CompletedEvent):
+                self._count_sent()
+                self._usage.completed(event.usage)
             await self._sink.emit_all(self._asm.handle(link.gen, event, self._uplink.sent))
             self._wake.ring()
 
