@@ -188,6 +188,19 @@ class TestAssembler:
             Final(2, "three", 2.2, 2.8),
         ]
 
+    def test_an_adopted_orphan_starts_its_text_afresh(self) -> None:
+        """Deltas received before a drop are not repeated: the adopting item's partials restart."""
+        asm = TranscriptAssembler()
+        asm.connection_opened(0, 0)
+        asm.handle(0, started("a", 0), 0)
+        asm.handle(0, delta("a", "hello wor"), 0)
+        resume, _ = asm.connection_lost(0)
+        asm.connection_opened(1, resume.resend_from)
+        out = asm.handle(1, started("a2", 0), 0)
+        out += asm.handle(1, delta("a2", "hello"), 0)
+        out += asm.handle(1, delta("a2", " world"), 0)
+        assert [e.text for e in out if isinstance(e, Partial)] == ["hello", "hello world"]
+
     def test_a_stranded_commit_before_a_completed_one_is_given_up(self) -> None:
         """A committed segment older than a completed one gets ``upstream_lost`` and its text."""
         asm = TranscriptAssembler()

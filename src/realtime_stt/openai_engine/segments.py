@@ -76,7 +76,9 @@ class SegmentBook:
         while self._orphans:
             segment = self._open.get(self._orphans.popleft())
             if segment is not None:
-                segment.gen, segment.end = gen, None
+                # its audio is transcribed again from the start: so is its text, or the client
+                # would see the words received before the drop twice in its partials
+                segment.gen, segment.end, segment.text = gen, None, ""
                 return segment, []
         segment = Segment(self._next_id, start, audio_from, gen=gen)
         self._next_id += 1
