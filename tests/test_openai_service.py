@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -17,7 +19,8 @@ import uvicorn
 from websockets.asyncio.client import connect
 
 from realtime_stt.app import create_app
-from tests.conftest import free_port
+from realtime_stt.settings import Settings
+from tests.conftest import free_port, speech
 from tests.openai_fake import FakeRealtimeServer, Scenario
 from tests.openai_fake.audio import silence, tone
 from tests.openai_fake.harness import settings_for
@@ -43,6 +46,26 @@ async def run_client(url: str, audio: bytes) -> tuple[list[dict[str, Any]], int 
     return messages, code
 
 
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[int, httpx.AsyncClient]]:
+    """The service on a free port (engine ready), and an HTTP client for it."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(200):
+                await asyncio.sleep(0.02)
+                if server.started and (await http.get("/healthz")).status_code == 200:
+                    break
+            yield port, http
+    finally:
+        server.should_exit = True
+        await task
+
+
 async def test_a_ws_session_is_transcribed_through_the_openai_engine() -> None:
     """16 kHz client audio reaches the fake at 24 kHz; finals come back in order, then 1000."""
     rate = 16_000
@@ -53,24 +76,10 @@ async def test_a_ws_session_is_transcribed_through_the_openai_engine() -> None:
         + tone(660, 0.6, rate=rate)
         + silence(0.8, rate=rate)
     )
-    async with FakeRealtimeServer(Scenario()) as fake:
-        port = free_port()
-        app = create_app(settings_for(fake))
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        serving = asyncio.create_task(server.serve())
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-                for _ in range(200):
-                    await asyncio.sleep(0.02)
-                    if server.started and (await http.get("/healthz")).status_code == 200:
-                        break
-                messages, code = await run_client(f"ws://127.0.0.1:{port}/ws?language=sv", audio)
-                health = (await http.get("/healthz")).json()
-        finally:
-            server.should_exit = True
-            await serving
+    fake = FakeRealtimeServer(Scenario())
+    async with fake, serving(settings_for(fake)) as (port, http):
+        messages, code = await run_client(f"ws://127.0.0.1:{port}/ws?language=sv", audio)
+        health = (await http.get("/healthz")).json()
     assert messages[0]["type"] == "ready"
     assert messages[0]["engine"] == "openai"
     assert code == 1000
@@ -82,3 +91,44 @@ async def test_a_ws_session_is_transcribed_through_the_openai_engine() -> None:
         assert 0 <= final["ts"]["start_s"] <= final["ts"]["end_s"] <= duration
     assert finals[0]["ts"]["end_s"] <= finals[1]["ts"]["start_s"]
     assert health["engine"] == "openai"
+
+
+async def test_the_default_streaming_model_serves_a_conversation_with_client_commits() -> None:
+    """ENGINE=openai with its default model: our VAD commits each sentence, every final comes
+    back in order, upstream got no pause audio, and /config and /metrics describe the model."""
+    rate = 16_000
+    pause = silence(2.0, rate=rate)
+    sentences = ("en_weather", "sv_city")
+    audio = pause + b"".join(speech(name) + pause for name in sentences)
+    async with FakeRealtimeServer(Scenario()) as fake:
+        settings = settings_for(fake, model="gpt-live-transcribe")
+        async with serving(settings) as (port, http):
+            messages, code = await run_client(f"ws://127.0.0.1:{port}/ws?language=sv", audio)
+            config = (await http.get("/config")).json()
+            metrics = (await http.get("/metrics")).text
+    assert code == 1000
+    assert [m["type"] for m in messages if m["type"] == "error"] == []
+    finals = [m for m in messages if m["type"] == "final"]
+    assert [f["text"] for f in finals] == [turn.text for turn in fake.turns]
+    assert len(finals) >= len(sentences)
+    [connection] = fake.connections
+    update = json.loads(connection.received[0].model_dump_json())
+    assert update["session"]["audio"]["input"]["turn_detection"] is None
+    sent_s = len(connection.audio) / 2 / 24_000
+    speech_s = sum(len(speech(name)) for name in sentences) / 2 / rate
+    assert sent_s < speech_s + 1.0
+    capabilities = config["model_capabilities"]
+    assert capabilities["name"] == "gpt-live-transcribe"
+    assert capabilities["streaming"] is True
+    assert capabilities["turn_detection_in_use"] == "client"
+    assert capabilities["usd_per_minute"] == 0.017
+    assert config["openai_api_key"] == {"set": True}
+    assert "stt_upstream_audio_sent_seconds_total{instance=" in metrics
+    assert 'model="gpt-live-transcribe"' in metrics
+    billed = [
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("stt_upstream_billed_audio_seconds_total")
+    ]
+    assert billed
+    assert billed[0] >= sent_s
