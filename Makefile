@@ -5,7 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test lint format typecheck pytest bench clean
+.PHONY: install system-deps run test lint format typecheck pytest bench clean jsinstall jsbuild jstest
+
+# The browser client (clients/js): its built client.js and pcm-worklet.js are committed in
+# src/realtime_stt/static/, so `make run` needs no Node; the tests need Node and npm.
+JS := clients/js
+NPM_STAMP := $(JS)/node_modules/.installed
 
 install: $(STAMP)
 
@@ -32,15 +37,29 @@ format: install
 typecheck: install
 	$(VENV)/bin/mypy src tests bench
 
+$(NPM_STAMP): $(JS)/package.json $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+jsinstall: $(NPM_STAMP)
+
+# Rebuild the served client into src/realtime_stt/static/ after changing clients/js/src (commit it).
+jsbuild: jsinstall
+	cd $(JS) && npm run build:served
+
+# Types, the unit tests (vitest), and that the committed build matches the sources.
+jstest: jsinstall
+	cd $(JS) && npm run typecheck && npm test
+
 # Debian's Chromium for the browser test (a no-op when present; needs root or sudo otherwise).
 system-deps:
 	bash scripts/install-browser.sh
 	bash scripts/install-redis.sh
 
-pytest: install system-deps
+pytest: install system-deps jsinstall
 	$(VENV)/bin/pytest
 
-test: lint typecheck pytest
+test: lint typecheck jstest pytest
 
 bench: install
 	$(PY) -m bench.local_streaming --streams 1,2,4
@@ -49,4 +68,4 @@ bench: install
 	$(PY) -m bench.openai_proxy latency --streams 50,100 --seconds 20
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(JS)/node_modules $(JS)/dist

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -13,12 +11,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.chromium import chromium
+
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
 
-FIXTURES = Path(__file__).parent / "fixtures"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 KEY_WORDS = ("weather", "sunny", "north")
 
 
@@ -30,69 +28,35 @@ class LiveServer(Protocol):
 
 
 def test_page_and_assets_are_served(client_factory: Callable[..., TestClient]) -> None:
-    """``GET /`` returns the demo page, and the script, worklet and stylesheet it loads."""
+    """``GET /`` returns the demo page, and the script, client module, worklet and stylesheet."""
     client = client_factory()
     page = client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert 'src="app.js"' in page.text
+    assert '<script type="module" src="app.js">' in page.text
     assert 'href="style.css"' in page.text
     assert 'id="toggle"' in page.text
-    for asset, kind in [("app.js", "text/javascript"), ("style.css", "text/css")]:
+    for asset, kind in [
+        ("app.js", "text/javascript"),
+        ("client.js", "text/javascript"),
+        ("pcm-worklet.js", "text/javascript"),
+        ("style.css", "text/css"),
+    ]:
         response = client.get(f"/{asset}")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith(kind)
     worklet = client.get("/pcm-worklet.js")
     assert 'registerProcessor("pcm-downsampler"' in worklet.text
-    assert "pcm-worklet.js" in client.get("/app.js").text
-
-
-def fake_microphone_wav(path: Path) -> None:
-    """en_weather with 1 s of silence before and 2 s after: what the fake microphone plays."""
-    with wave.open(str(FIXTURES / "en_weather.wav")) as source:
-        params = source.getparams()
-        speech = source.readframes(source.getnframes())
-    rate = params.framerate
-    with wave.open(str(path), "wb") as out:
-        out.setparams(params)
-        out.writeframes(b"\0\0" * rate + speech + b"\0\0" * 2 * rate)
+    # The page is the client module's first user, and imports it as any front end would.
+    assert 'from "./client.js"' in client.get("/app.js").text
+    assert "export {" in client.get("/client.js").text
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[BrowserContext]:
     """Headless Debian Chromium with a fresh profile whose microphone plays en_weather."""
-    if shutil.which(str(CHROMIUM)) is None:
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-browser.sh (apt-get chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: pip install playwright (no browser needed)")
-    audio = tmp_path / "microphone.wav"
-    fake_microphone_wav(audio)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            viewport={"width": 900, "height": 560},
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={audio}",
-            ],
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium(tmp_path) as context:
+        yield context
 
 
 def test_browser_transcribes_microphone(

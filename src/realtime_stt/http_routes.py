@@ -1,4 +1,5 @@
-"""Plain HTTP routes: ``/healthz``, ``/config`` and the ``/debug/*`` ring buffers.
+"""Plain HTTP routes: ``/healthz``, ``/config``, the ``/debug/*`` ring buffers, and the browser
+client module (``/client.js`` and its worklet).
 
 ``/healthz`` depends on the engine only: a shared debug store (Redis) that is unreachable shows
 as ``"redis": "degraded"`` but leaves the status 200, because transcription goes on without it.
@@ -7,11 +8,14 @@ A debug read that the store cannot serve answers 503.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from functools import cache
+from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from realtime_stt.access import token_matches
 from realtime_stt.debug_log import BUFFER_NAMES, BufferName, DebugStoreUnavailableError
@@ -68,6 +72,40 @@ def config(services: ServicesDep) -> dict[str, Any]:
     if callable(describe):
         view["model_capabilities"] = describe()
     return view
+
+
+# The browser client, built from clients/js into static/ (committed). Any page may import it: it is
+# public code, and /ws still checks the page's Origin, so a disallowed page gets the client's
+# "origin_not_allowed" error in words instead of a bare CORS failure at import time.
+CLIENT_FILES = ("client.js", "pcm-worklet.js")
+
+
+@cache
+def _client_file(name: str) -> tuple[bytes, str]:
+    body = resources.files("realtime_stt").joinpath("static", name).read_bytes()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _make_client_route(name: str) -> None:
+    def client_file(request: Request) -> Response:
+        body, etag = _client_file(name)
+        headers = {
+            "Access-Control-Allow-Origin": "*",
+            "Cache-Control": "no-cache",  # revalidate, so a new deployment is picked up at once
+            "ETag": etag,
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="text/javascript", headers=headers)
+
+    client_file.__doc__ = f"The browser client's {name}, importable from any origin."
+    router.add_api_route(
+        f"/{name}", client_file, methods=["GET"], name=f"client-{name}", include_in_schema=False
+    )
+
+
+for _file in CLIENT_FILES:
+    _make_client_route(_file)
 
 
 def _require_debug_token(request: Request, services: ServicesDep) -> None:
