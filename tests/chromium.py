@@ -30,8 +30,14 @@ def fake_microphone_wav(path: Path) -> None:
 
 
 @contextmanager
-def chromium(tmp_path: Path, extra_args: tuple[str, ...] = ()) -> Iterator[BrowserContext]:
-    """A fresh Chromium profile in ``tmp_path`` whose microphone plays en_weather (looped)."""
+def chromium(
+    tmp_path: Path, extra_args: tuple[str, ...] = (), *, grant_microphone: bool = True
+) -> Iterator[BrowserContext]:
+    """A fresh Chromium profile in ``tmp_path`` whose microphone plays en_weather (looped).
+
+    Pages get the microphone without a prompt, or with ``grant_microphone=False`` are refused it
+    (headless Chromium denies what it would have to ask).
+    """
     if shutil.which(str(CHROMIUM)) is None:
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install-browser.sh (apt-get chromium)")
     try:
@@ -55,7 +61,7 @@ def chromium(tmp_path: Path, extra_args: tuple[str, ...] = ()) -> Iterator[Brows
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
-                "--use-fake-ui-for-media-stream",
+                *(["--use-fake-ui-for-media-stream"] if grant_microphone else []),
                 "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-audio-capture={audio}",
                 *extra_args,
