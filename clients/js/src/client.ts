@@ -7,7 +7,7 @@
 //   const finals = await t.stop(); // every final, after the server's normal close (1000)
 
 import workletSource from "virtual:pcm-worklet";
-import { FRAME_MS, TARGET_RATE, levelOf } from "./audio";
+import { FRAME_MS, TARGET_RATE, levelOf } from "./audio.js";
 import {
   TranscriberError,
   closeError,
@@ -15,13 +15,13 @@ import {
   insecureContext,
   microphoneError,
   serverError,
-} from "./errors";
-import type { FinalSegment, PartialSegment, ReadyInfo, SpeechStart } from "./protocol";
-import { controlMessage, healthUrl, parseServerMessage, socketUrl } from "./protocol";
-import { Transcript } from "./transcript";
+} from "./errors.js";
+import type { FinalSegment, PartialSegment, ReadyInfo, SpeechStart } from "./protocol.js";
+import { controlMessage, healthUrl, parseServerMessage, socketUrl } from "./protocol.js";
+import { Transcript } from "./transcript.js";
 
-export { TranscriberError } from "./errors";
-export type { FinalSegment, PartialSegment, ReadyInfo, ServerError, SpeechStart, Word } from "./protocol";
+export { TranscriberError } from "./errors.js";
+export type { FinalSegment, PartialSegment, ReadyInfo, ServerError, SpeechStart, Word } from "./protocol.js";
 
 /** Where a transcriber is: `idle` (never started), then `connecting`, `listening`, `stopping`, `closed`. */
 export type TranscriberState = "idle" | "connecting" | "listening" | "stopping" | "closed";

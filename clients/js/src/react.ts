@@ -41,14 +41,18 @@ export interface Transcription {
   /** The server's ready message of the current session, once it came. */
   ready: ReadyInfo | null;
   /** Start a new session (from a click). Resolves true when listening, false when it failed:
-   * the reason is in `error`, so `onClick={start}` never leaves a rejected promise behind. */
-  start(options?: StartOptions): Promise<boolean>;
+   * the reason is in `error`, so `onClick={start}` never leaves a rejected promise behind.
+   * Takes `{stream}` to transcribe a MediaStream; an event (from `onClick={start}`) is ignored. */
+  start(options?: StartArgument): Promise<boolean>;
   /** Stop and resolve with every final once the server has closed (the finals so far if the
    * session ended with an error, which is then in `error`). */
   stop(): Promise<FinalSegment[]>;
   /** Finalize the utterance in progress now (push-to-talk release). */
   flush(): void;
 }
+
+/** What `start` accepts: StartOptions, or the click event it is often handed as a handler. */
+export type StartArgument = StartOptions | Event | { nativeEvent: Event };
 
 function isStartOptions(value: unknown): value is StartOptions {
   if (typeof value !== "object" || value === null) return false;
@@ -80,7 +84,7 @@ export function useTranscription(options: TranscriberOptions): Transcription {
     [],
   );
 
-  const start = useCallback(async (startOptions?: StartOptions): Promise<boolean> => {
+  const start = useCallback(async (startOptions?: StartArgument): Promise<boolean> => {
     transcriberRef.current?.close();
     const t = new RealtimeTranscriber(optionsRef.current);
     transcriberRef.current = t;

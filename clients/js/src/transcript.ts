@@ -1,6 +1,6 @@
 // What a session has transcribed so far: the finals in order and the live partial.
 
-import type { FinalSegment, PartialSegment } from "./protocol";
+import type { FinalSegment, PartialSegment } from "./protocol.js";
 
 export class Transcript {
   private readonly done: FinalSegment[] = [];

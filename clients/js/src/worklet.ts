@@ -9,7 +9,7 @@
 // processorOptions: {targetRate = 16000, frameMs = 100}. The output rate is min(targetRate, the
 // context's rate): it never upsamples.
 
-import { AreaDownsampler, FRAME_MS, Pcm16Framer, TARGET_RATE, frameSamples, mixDown } from "./audio";
+import { AreaDownsampler, FRAME_MS, Pcm16Framer, TARGET_RATE, frameSamples, mixDown } from "./audio.js";
 
 interface Options {
   targetRate?: number;
