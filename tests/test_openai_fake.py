@@ -1,42 +1,37 @@
-"""The fake upstream itself is strict: it refuses what the real GA service refuses."""
+"""The fake upstream itself is strict: it refuses what the real GA service refuses.
+
+Handshake, event validation and audio basics here; the per-model ``session.update`` rules in
+``test_openai_fake_models.py``; streaming, commits and billing in
+``test_openai_fake_streaming.py``.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import numpy as np
 import pytest
 import soxr
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.openai_fake import FakeRealtimeServer, Scenario
 from tests.openai_fake.audio import silence, tone
+from tests.openai_fake.wire import (
+    KEY,
+    SERVER_VAD,
+    append,
+    client,
+    configure,
+    next_event,
+    send,
+    update,
+)
 
 pytestmark = pytest.mark.anyio
-KEY = {"Authorization": "Bearer sk-test-key"}
-GOOD_UPDATE: dict[str, Any] = {
-    "type": "session.update",
-    "session": {
-        "type": "transcription",
-        "audio": {
-            "input": {
-                "format": {"type": "audio/pcm", "rate": 24000},
-                "transcription": {"model": "gpt-4o-mini-transcribe", "language": "en"},
-                "turn_detection": {
-                    "type": "server_vad",
-                    "prefix_padding_ms": 100,
-                    "silence_duration_ms": 300,
-                },
-            }
-        },
-    },
-}
+GOOD_UPDATE = update("gpt-4o-mini-transcribe", language="en", turn_detection=SERVER_VAD)
 
 
 @pytest.fixture
@@ -45,35 +40,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@asynccontextmanager
-async def _client(
-    fake: FakeRealtimeServer, url: str | None = None, headers: dict[str, str] | None = None
-) -> AsyncIterator[ClientConnection]:
-    async with connect(url or fake.ws_url, additional_headers=headers or KEY) as ws:
-        yield ws
-
-
-async def _next(ws: ClientConnection, kind: str) -> dict[str, Any]:
-    """The next server event of type ``kind`` (others are skipped)."""
-    with anyio.fail_after(2):
-        while True:
-            event: dict[str, Any] = json.loads(await ws.recv())
-            if event["type"] == kind:
-                return event
-
-
-async def _send(ws: ClientConnection, event: dict[str, Any] | str) -> None:
-    await ws.send(event if isinstance(event, str) else json.dumps(event))
-
-
-def _append(pcm: bytes) -> dict[str, Any]:
-    return {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
-
-
 async def _configured(ws: ClientConnection) -> None:
-    await _next(ws, "session.created")
-    await _send(ws, GOOD_UPDATE)
-    await _next(ws, "session.updated")
+    await configure(ws, GOOD_UPDATE)
 
 
 class TestHandshake:
@@ -81,7 +49,7 @@ class TestHandshake:
         """A bearer key other than the scenario's is refused before the upgrade."""
         async with FakeRealtimeServer() as fake:
             with pytest.raises(InvalidStatus) as refused:
-                async with _client(fake, headers={"Authorization": "Bearer nope"}):
+                async with client(fake, headers={"Authorization": "Bearer nope"}):
                     pass
         assert refused.value.response.status_code == 401
         assert b"invalid_api_key" in refused.value.response.body
@@ -90,7 +58,7 @@ class TestHandshake:
         """A request without an ``Authorization`` header is refused with 401."""
         async with FakeRealtimeServer() as fake:
             with pytest.raises(InvalidStatus) as refused:
-                async with _client(fake, headers={"X-Other": "1"}):
+                async with client(fake, headers={"X-Other": "1"}):
                     pass
         assert refused.value.response.status_code == 401
 
@@ -98,7 +66,7 @@ class TestHandshake:
         """``refuse_status`` makes every upgrade fail with that HTTP status."""
         async with FakeRealtimeServer(Scenario(refuse_status=500)) as fake:
             with pytest.raises(InvalidStatus) as refused:
-                async with _client(fake):
+                async with client(fake):
                     pass
         assert refused.value.response.status_code == 500
 
@@ -106,8 +74,8 @@ class TestHandshake:
         """``OpenAI-Beta`` gets the ``beta_api_shape_disabled`` error and close code 4000."""
         async with FakeRealtimeServer() as fake:
             headers = {**KEY, "OpenAI-Beta": "realtime=v1"}
-            async with _client(fake, headers=headers) as ws:
-                error = await _next(ws, "error")
+            async with client(fake, headers=headers) as ws:
+                error = await next_event(ws, "error")
                 with pytest.raises(ConnectionClosed):
                     await ws.recv()
         assert error["error"]["code"] == "beta_api_shape_disabled"
@@ -117,10 +85,10 @@ class TestHandshake:
         """A connection without ``intent=transcription`` refuses a transcription session.update."""
         async with FakeRealtimeServer() as fake:
             url = fake.ws_url.replace("?intent=transcription", "?model=gpt-realtime")
-            async with _client(fake, url=url) as ws:
-                created = await _next(ws, "session.created")
-                await _send(ws, GOOD_UPDATE)
-                error = await _next(ws, "error")
+            async with client(fake, url=url) as ws:
+                created = await next_event(ws, "session.created")
+                await send(ws, GOOD_UPDATE)
+                error = await next_event(ws, "error")
         assert created["session"]["type"] == "realtime"
         assert (
             "transcription session update event to a realtime session"
@@ -129,7 +97,7 @@ class TestHandshake:
 
     async def test_a_stalling_server_sends_nothing(self) -> None:
         """With ``stall`` the upgrade succeeds but no event ever arrives."""
-        async with FakeRealtimeServer(Scenario(stall=True)) as fake, _client(fake) as ws:
+        async with FakeRealtimeServer(Scenario(stall=True)) as fake, client(fake) as ws:
             with anyio.move_on_after(0.2) as scope:
                 await ws.recv()
         assert scope.cancelled_caught
@@ -140,10 +108,10 @@ class TestEventValidation:
         """``audio/pcm`` at 16000 Hz is refused with ``integer_below_min_value`` on the rate."""
         update = json.loads(json.dumps(GOOD_UPDATE))
         update["session"]["audio"]["input"]["format"]["rate"] = 16000
-        async with FakeRealtimeServer() as fake, _client(fake) as ws:
-            await _next(ws, "session.created")
-            await _send(ws, update)
-            error = await _next(ws, "error")
+        async with FakeRealtimeServer() as fake, client(fake) as ws:
+            await next_event(ws, "session.created")
+            await send(ws, update)
+            error = await next_event(ws, "error")
         assert error["error"]["type"] == "invalid_request_error"
         assert error["error"]["code"] == "integer_below_min_value"
         assert error["error"]["param"] == "session.audio.input.format.rate"
@@ -152,10 +120,10 @@ class TestEventValidation:
         """Any PCM rate other than 24000 is refused as ``invalid_value``."""
         update = json.loads(json.dumps(GOOD_UPDATE))
         update["session"]["audio"]["input"]["format"]["rate"] = 48000
-        async with FakeRealtimeServer() as fake, _client(fake) as ws:
-            await _next(ws, "session.created")
-            await _send(ws, update)
-            error = await _next(ws, "error")
+        async with FakeRealtimeServer() as fake, client(fake) as ws:
+            await next_event(ws, "session.created")
+            await send(ws, update)
+            error = await next_event(ws, "error")
         assert error["error"]["code"] == "invalid_value"
 
     @pytest.mark.parametrize(
@@ -179,10 +147,10 @@ class TestEventValidation:
     ) -> None:
         """A frame that is not a valid GA client event gets an error and is recorded as refused."""
         async with FakeRealtimeServer() as fake:
-            async with _client(fake) as ws:
+            async with client(fake) as ws:
                 await _configured(ws)
-                await _send(ws, frame)
-                error = await _next(ws, "error")
+                await send(ws, frame)
+                error = await next_event(ws, "error")
             [(refused_frame, problem)] = fake.connections[0].refused
         assert refused_frame == frame
         assert (problem.code, problem.param) == (code, param)
@@ -201,27 +169,27 @@ class TestEventValidation:
         self, event: dict[str, Any], param: str
     ) -> None:
         """Bad base64, odd-length audio, and conversation-only events get ``invalid_value``."""
-        async with FakeRealtimeServer() as fake, _client(fake) as ws:
+        async with FakeRealtimeServer() as fake, client(fake) as ws:
             await _configured(ws)
-            await _send(ws, event)
-            error = await _next(ws, "error")
+            await send(ws, event)
+            error = await next_event(ws, "error")
         assert (error["error"]["code"], error["error"]["param"]) == ("invalid_value", param)
 
     async def test_a_binary_frame_is_refused(self) -> None:
         """Raw audio sent as a binary frame is refused; audio must be base64 in JSON."""
-        async with FakeRealtimeServer() as fake, _client(fake) as ws:
+        async with FakeRealtimeServer() as fake, client(fake) as ws:
             await _configured(ws)
             await ws.send(silence(0.1))
-            error = await _next(ws, "error")
+            error = await next_event(ws, "error")
         assert error["error"]["code"] == "invalid_value"
 
     async def test_a_commit_under_100ms_is_refused_with_its_event_id(self) -> None:
         """Committing less than 100 ms gets ``input_audio_buffer_commit_empty`` for that event."""
-        async with FakeRealtimeServer() as fake, _client(fake) as ws:
+        async with FakeRealtimeServer() as fake, client(fake) as ws:
             await _configured(ws)
-            await _send(ws, _append(silence(0.05)))
-            await _send(ws, {"type": "input_audio_buffer.commit", "event_id": "c1"})
-            error = await _next(ws, "error")
+            await send(ws, append(silence(0.05)))
+            await send(ws, {"type": "input_audio_buffer.commit", "event_id": "c1"})
+            error = await next_event(ws, "error")
         assert error["error"]["code"] == "input_audio_buffer_commit_empty"
         assert error["error"]["event_id"] == "c1"
 
@@ -230,16 +198,16 @@ class TestAudio:
     async def test_vad_turns_carry_times_and_ordered_item_ids(self) -> None:
         """Speech gives started/stopped with padded times and commits chained by previous id."""
         audio = tone(440, 0.4) + silence(0.5) + tone(300, 0.4) + silence(0.5)
-        async with FakeRealtimeServer() as fake, _client(fake) as ws:
+        async with FakeRealtimeServer() as fake, client(fake) as ws:
             await _configured(ws)
-            await _send(ws, _append(audio))
-            started = [await _next(ws, "input_audio_buffer.speech_started")]
-            stopped = [await _next(ws, "input_audio_buffer.speech_stopped")]
-            committed = [await _next(ws, "input_audio_buffer.committed")]
-            started.append(await _next(ws, "input_audio_buffer.speech_started"))
-            stopped.append(await _next(ws, "input_audio_buffer.speech_stopped"))
-            committed.append(await _next(ws, "input_audio_buffer.committed"))
-            done = await _next(ws, "conversation.item.input_audio_transcription.completed")
+            await send(ws, append(audio))
+            started = [await next_event(ws, "input_audio_buffer.speech_started")]
+            stopped = [await next_event(ws, "input_audio_buffer.speech_stopped")]
+            committed = [await next_event(ws, "input_audio_buffer.committed")]
+            started.append(await next_event(ws, "input_audio_buffer.speech_started"))
+            stopped.append(await next_event(ws, "input_audio_buffer.speech_stopped"))
+            committed.append(await next_event(ws, "input_audio_buffer.committed"))
+            done = await next_event(ws, "conversation.item.input_audio_transcription.completed")
         assert [e["audio_start_ms"] for e in started] == [0, 800]
         assert [e["audio_end_ms"] for e in stopped] == [700, 1600]
         assert committed[0].get("previous_item_id") is None
@@ -248,10 +216,10 @@ class TestAudio:
 
     async def test_16khz_audio_declared_as_24khz_is_heard_at_the_wrong_pitch(self) -> None:
         """A 440 Hz tone recorded at 16 kHz but sent as 24 kHz is transcribed as 660 Hz."""
-        async with FakeRealtimeServer() as fake, _client(fake) as ws:
+        async with FakeRealtimeServer() as fake, client(fake) as ws:
             await _configured(ws)
-            await _send(ws, _append(tone(440, 0.6, rate=16_000) + silence(0.5)))
-            done = await _next(ws, "conversation.item.input_audio_transcription.completed")
+            await send(ws, append(tone(440, 0.6, rate=16_000) + silence(0.5)))
+            done = await next_event(ws, "conversation.item.input_audio_transcription.completed")
         assert done["transcript"] == "tone 660 hz"
         assert fake.turns[0].voiced_ms == 400
 
@@ -259,9 +227,9 @@ class TestAudio:
         """The same tone resampled 16 kHz to 24 kHz keeps its pitch and duration."""
         pcm16 = tone(440, 0.6, rate=16_000)
         samples = soxr.resample(np.frombuffer(pcm16, dtype="<i2"), 16_000, 24_000)
-        async with FakeRealtimeServer() as fake, _client(fake) as ws:
+        async with FakeRealtimeServer() as fake, client(fake) as ws:
             await _configured(ws)
-            await _send(ws, _append(samples.astype("<i2").tobytes() + silence(0.5)))
-            done = await _next(ws, "conversation.item.input_audio_transcription.completed")
+            await send(ws, append(samples.astype("<i2").tobytes() + silence(0.5)))
+            done = await next_event(ws, "conversation.item.input_audio_transcription.completed")
         assert done["transcript"] == "tone 440 hz"
         assert 590 <= fake.turns[0].voiced_ms <= 610

@@ -1,45 +1,58 @@
-"""One accepted connection of the fake server: validates, runs the VAD, scripts transcripts.
+"""One transcription session of the fake: configuration, audio buffer, VAD, items and their text.
 
-Protocol behaviour mirrors the GA transcription service: ``session.created`` first; every
-client frame is validated (:mod:`tests.openai_fake.validation`) and a bad one gets an ``error``
-event while the connection stays open; an ``OpenAI-Beta`` header gets ``beta_api_shape_disabled``
-and close 4000; a connection without ``intent=transcription`` (or with ``model``) is a
-conversation session that refuses a transcription ``session.update``; commits under 100 ms get
-``input_audio_buffer_commit_empty``. Server events are SDK models, recorded before sending.
+Plumbing (event loop, validation, errors) is :class:`~tests.openai_fake.transport.ConnectionBase`.
+The session starts with ``transcription: null`` and server VAD (0.5 / 300 ms / 200 ms, as the
+service's ``session.created`` shows). ``session.update`` is checked per model
+(:mod:`tests.openai_fake.rules`) and refused as a whole, or applied field by field. Then:
+
+* **Turn-based models** (and no model): with server or semantic VAD, the fake's energy VAD sends
+  ``speech_started``/``speech_stopped`` and commits; with ``turn_detection: null`` only client
+  commits make items. No text before the commit; after ``completion_delay_s`` every word as a
+  delta (``whisper-1``: the whole turn in one delta), then ``completed``.
+* **Streaming models** (``turn_detection`` is ``null``, enforced): no speech events; while voiced
+  audio is appended, append-only deltas for the item the next commit will create, paced by
+  :class:`~tests.openai_fake.streaming.LiveTranscript`, the last word held back; after the commit
+  and ``completion_delay_s``, the remaining words and ``completed``.
+
+Every commit of at least 100 ms (speech or silence) gives ``input_audio_buffer.committed``
+(with ``previous_item_id``) and ``conversation.item.added``, and ``completed`` carries the model's
+``usage`` (:mod:`tests.openai_fake.billing`). A commit under 100 ms gets
+``input_audio_buffer_commit_empty`` for that commit's ``event_id`` and changes nothing.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 from typing import TYPE_CHECKING
 
 import anyio
-import anyio.abc
 from openai.types.realtime import (
     InputAudioBufferAppendEvent,
-    InputAudioBufferClearEvent,
-    InputAudioBufferCommitEvent,
     RealtimeTranscriptionSessionAudio,
     RealtimeTranscriptionSessionAudioInput,
     RealtimeTranscriptionSessionCreateRequest,
-    SessionUpdateEvent,
+)
+from openai.types.realtime.conversation_item_input_audio_transcription_completed_event import (
+    Usage,
 )
 from openai.types.realtime.realtime_audio_formats import AudioPCM
 from openai.types.realtime.realtime_session_create_request import RealtimeSessionCreateRequest
 from openai.types.realtime.realtime_transcription_session_audio_input_turn_detection import (
     ServerVad,
 )
-from pydantic import BaseModel
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from . import server_events as build
-from .audio import RATE, dominant_frequency, samples, voiced
+from .audio import RATE, Samples, dominant_frequency, samples, voiced
+from .billing import usage_for
+from .models import DEFAULT_DELAY, FIRST_DELTA_S, MODELS, FakeModel
+from .rules import check_update
 from .scenario import ConnectionRecord, Turn
+from .streaming import LiveTranscript, pieces, split_words
+from .transport import ConnectionBase
 from .vad import EnergyVad, VadStart
-from .validation import Problem, validate_client_frame
+from .validation import Problem
 
 if TYPE_CHECKING:
     from .server import FakeRealtimeServer
@@ -48,15 +61,14 @@ PER_MS = RATE // 1000
 MIN_COMMIT = RATE // 10
 
 
-class FakeConnection:
-    """Serves one WebSocket until it closes; see the module docstring for the rules."""
+class FakeConnection(ConnectionBase):
+    """Serves one transcription session; see the module docstring for the rules."""
+
+    live_keep_s: float | None = None
+    """Voiced audio a :class:`LiveTranscript` keeps for its text (``None``: all of it)."""
 
     def __init__(self, server: FakeRealtimeServer, ws: ServerConnection, rec: ConnectionRecord):
-        self.server = server
-        self.scenario = server.scenario
-        self.ws = ws
-        self.rec = rec
-        self.conversation = rec.query.get("intent") != ["transcription"] or "model" in rec.query
+        super().__init__(server, ws, rec)
         self.input = RealtimeTranscriptionSessionAudioInput(
             format=AudioPCM(type="audio/pcm", rate=24000),
             noise_reduction=None,
@@ -66,100 +78,40 @@ class FakeConnection:
             ),
         )
         self.vad: EnergyVad | None = self._make_vad()
+        self.live: LiveTranscript | None = None
         self.buffer_start = 0
         self.current: tuple[str, int] | None = None
+        self.pending: str | None = None
         self.last_item: str | None = None
         self.appends = 0
         self.items = 0
-        self.tasks: anyio.abc.TaskGroup | None = None
 
-    async def run(self) -> None:
-        """Serve until the peer closes, the scenario drops the connection, or the server stops."""
-        if "openai-beta" in self.rec.headers:
-            message = (
-                "The Realtime Beta API is no longer supported. "
-                "Please use /v1/realtime for the GA API."
-            )
-            await self.error("beta_api_shape_disabled", message)
-            await self.ws.close(4000, "beta_api_shape_disabled")
-            return
-        async with anyio.create_task_group() as tasks:
-            self.tasks = tasks
-            try:
-                if self.scenario.stall:
-                    async for _ in self.ws:
-                        pass
-                    return
-                if self.scenario.session_expiry_s is not None:
-                    tasks.start_soon(self._expire, self.scenario.session_expiry_s)
-                await self.send(build.session_created(self._session(), self.server.event_id()))
-                async for frame in self.ws:
-                    if not await self.on_frame(frame):
-                        break
-            except ConnectionClosed:
-                pass
-            finally:
-                tasks.cancel_scope.cancel()
+    @property
+    def model(self) -> FakeModel | None:
+        """The configured transcription model (``None`` before one is set)."""
+        transcription = self.input.transcription
+        return MODELS.get(transcription.model or "") if transcription is not None else None
 
     # -- client events -------------------------------------------------------------------------
 
-    async def on_frame(self, frame: str | bytes) -> bool:
-        """Handle one frame; False once the scenario dropped the connection."""
-        event = validate_client_frame(frame)
-        if isinstance(event, Problem):
-            self.rec.refused.append((frame, event))
-            await self.error(event.code, event.message, event.param, event.event_id)
-            return True
-        self.rec.received.append(event)
-        if isinstance(event, SessionUpdateEvent):
-            await self.on_update(event)
-        elif isinstance(event, InputAudioBufferAppendEvent):
-            return await self.on_append(event)
-        elif isinstance(event, InputAudioBufferCommitEvent):
-            await self.on_commit(event.event_id)
-        elif isinstance(event, InputAudioBufferClearEvent):
-            self.on_clear()
-            await self.send(build.cleared(self.server.event_id()))
-        else:
-            kind = getattr(event, "type", "?")
-            message = f"'{kind}' is not supported in transcription sessions."
-            await self.error("invalid_value", message, "type", getattr(event, "event_id", None))
-        return True
-
-    async def on_update(self, event: SessionUpdateEvent) -> None:
-        """Apply a ``session.update`` (partial update) and answer ``session.updated``."""
-        session = event.session
-        if isinstance(session, RealtimeSessionCreateRequest) != self.conversation:
-            mine, theirs = (
-                ("transcription", "realtime")
-                if self.conversation
-                else ("realtime", "transcription")
-            )
-            message = f"Passing a {mine} session update event to a {theirs} session is not allowed."
-
-            await self.error("invalid_value", message, "session.type", event.event_id)
-            return
-        if isinstance(session, RealtimeTranscriptionSessionCreateRequest):
-            update = session.audio.input if session.audio and session.audio.input else None
-            if update is not None:
-                if update.format is not None and not isinstance(update.format, AudioPCM):
-                    message = "The fake server supports only audio/pcm input."
-                    await self.error("invalid_value", message, "session.audio.input.format")
-                    return
-                model = update.transcription.model if update.transcription else None
-                allowed = self.scenario.models
-                if allowed is not None and model is not None and model not in allowed:
-                    message = f"Invalid value: '{model}'. Unsupported transcription model."
-                    param = "session.audio.input.transcription.model"
-                    await self.error("invalid_value", message, param, event.event_id)
-                    return
-                changes = {name: getattr(update, name) for name in update.model_fields_set}
-                self.input = self.input.model_copy(update=changes)
-                self.vad = self._make_vad()
-        await self.send(build.session_updated(self._session(), self.server.event_id()))
+    def apply(
+        self, session: RealtimeTranscriptionSessionCreateRequest, event_id: str | None
+    ) -> Problem | None:
+        """Check the update per model, then apply its ``audio.input`` fields."""
+        update = session.audio.input if session.audio and session.audio.input else None
+        if update is None:
+            return None
+        problem = check_update(self.input, update, allowed=self.scenario.models, event_id=event_id)
+        if problem is not None:
+            return problem
+        changes = {name: getattr(update, name) for name in update.model_fields_set}
+        self.input = self.input.model_copy(update=changes)
+        self.vad = self._make_vad()
+        self.live = self._make_live()
+        return None
 
     async def on_append(self, event: InputAudioBufferAppendEvent) -> bool:
-        """Buffer the audio, run the VAD on it, and apply the append-counting scenario switches."""
+        """Buffer the audio, run the VAD or the live transcript on it, apply the scenario."""
         self.appends += 1
         try:
             pcm = base64.b64decode(event.audio, validate=True)
@@ -187,6 +139,10 @@ class FakeConnection:
                 ms = boundary.sample // PER_MS
                 await self.send(build.speech_stopped(item, ms, self.server.event_id()))
                 await self.commit(item, start, boundary.sample)
+        if self.live is not None and not scenario.stall_transcription:
+            for piece in self.live.feed(samples(pcm)):
+                self.pending = self.pending or self._new_item()
+                await self.send(build.delta(self.pending, piece, self.server.event_id()))
         if scenario.drop_after_appends == self.appends and self.rec.index < scenario.drops:
             if scenario.drop_close_code is None:
                 self.ws.transport.abort()
@@ -206,31 +162,35 @@ class FakeConnection:
             )
             await self.error("input_audio_buffer_commit_empty", message, event_id=event_id)
             return
-        item, start = self.current if self.current is not None else (self._new_item(), None)
+        start = self.current[1] if self.current is not None else None
+        item = self.pending or (self.current[0] if self.current else None) or self._new_item()
         self.current = None
         if self.vad is not None:
             self.vad.reset(total)
         await self.commit(item, start, total)
 
     def on_clear(self) -> None:
-        """Drop the uncommitted audio and any speech in progress."""
+        """Drop the uncommitted audio, any speech in progress and any streamed words."""
         total = len(self.rec.audio) // 2
         self.buffer_start = total
         self.current = None
+        self.pending = None
         if self.vad is not None:
             self.vad.reset(total)
+        if self.live is not None:
+            self.live.clear()
 
-    # -- server events -------------------------------------------------------------------------
+    # -- items ---------------------------------------------------------------------------------
 
     async def commit(self, item: str, start: int | None, end: int) -> None:
         """Commit audio ``[buffer_start, end)`` as ``item`` and schedule its transcription."""
-        audio = samples(bytes(self.rec.audio))[self.buffer_start : end]
-        self.buffer_start = end
+        audio = self.take_audio(end)
         previous, self.last_item = self.last_item, item
+        self.pending = None
         await self.send(build.committed(item, previous, self.server.event_id()))
         await self.send(build.item_added(item, previous, self.server.event_id()))
-        speech = voiced(audio, self.scenario.vad_threshold)
-        frequency = dominant_frequency(speech)
+        frequency, voiced_ms = self.hear(audio)
+        seconds = audio.size / RATE
         turn = Turn(
             connection=self.rec.index,
             item_id=item,
@@ -238,65 +198,63 @@ class FakeConnection:
             start_ms=None if start is None else start // PER_MS,
             end_ms=end // PER_MS,
             frequency=frequency,
-            voiced_ms=speech.size // PER_MS,
+            voiced_ms=voiced_ms,
             text=self.scenario.transcribe(frequency),
+            seconds=seconds,
         )
-        self.server.turns.append(turn)
-        if self.input.transcription is not None and self.tasks is not None:
-            self.tasks.start_soon(self._transcribe, turn, audio.size / RATE)
+        self.keep_turn(turn)
+        model, transcription = self.model, self.input.transcription
+        if self.live is not None:
+            owed = self.live.commit(turn.text)
+        elif model is not None and model.whole_turn_delta:
+            owed = [turn.text] if turn.text else []
+        else:
+            owed = pieces(split_words(turn.text), 0)
+        if model is not None and transcription is not None and self.tasks is not None:
+            usage = usage_for(model, transcription, seconds, turn.text)
+            self.tasks.start_soon(self._transcribe, turn, owed, usage)
 
-    async def _transcribe(self, turn: Turn, seconds: float) -> None:
+    async def _transcribe(self, turn: Turn, owed: list[str], usage: Usage) -> None:
         scenario = self.scenario
         await anyio.sleep(scenario.completion_delay_s + scenario.extra_delay_s.get(turn.index, 0))
-        if scenario.stall_transcription:
+        if scenario.stall_transcription or turn.index in scenario.stall_turns:
             return
         if turn.index in scenario.fail_turns:
             await self.send(build.failed(turn.item_id, "scripted", self.server.event_id()))
             return
-        words = turn.text.split(" ") if turn.text else []
-        for index, word in enumerate(words):
-            piece = word if index == 0 else " " + word
+        for piece in owed:
             await self.send(build.delta(turn.item_id, piece, self.server.event_id()))
-        done = build.completed(
-            turn.item_id, turn.text, round(seconds + 0.5), self.server.event_id()
-        )
+        text = self.final_transcript(turn.text)
+        done = build.completed(turn.item_id, text, event_id=self.server.event_id(), usage=usage)
+        if usage.type == "duration":
+            self.rec.billed_s += usage.seconds
         await self.send(done)
 
-    async def _expire(self, after_s: float) -> None:
-        await anyio.sleep(after_s)
-        message = "Your session hit the maximum duration of 60 minutes."
-        await self.error("session_expired", message)
-        await self.ws.close(1000)
+    # -- hooks (the benchmark's fake overrides them) -------------------------------------------
 
-    async def error(
-        self,
-        code: str,
-        message: str,
-        param: str | None = None,
-        event_id: str | None = None,
-        *,
-        kind: str = "invalid_request_error",
-    ) -> None:
-        """Send an ``error`` event about client event ``event_id``."""
-        event = build.error(
-            code,
-            message,
-            param=param,
-            client_event_id=event_id,
-            kind=kind,
-            event_id=self.server.event_id(),
-        )
-        await self.send(event)
+    def take_audio(self, end: int) -> Samples:
+        """The uncommitted samples up to ``end``; the buffer then starts at ``end``."""
+        audio = samples(bytes(self.rec.audio[2 * self.buffer_start : 2 * end]))
+        self.buffer_start = end
+        return audio
 
-    async def send(self, event: BaseModel) -> None:
-        """Record and send one server event (ignored once the connection is closed)."""
-        self.rec.sent.append(event)
-        with contextlib.suppress(ConnectionClosed):
-            await self.ws.send(event.model_dump_json(exclude_unset=True))
+    def hear(self, audio: Samples) -> tuple[float | None, int]:
+        """(dominant frequency, ms) of the voiced frames of a committed buffer."""
+        speech = voiced(audio, self.scenario.vad_threshold)
+        return dominant_frequency(speech), speech.size // PER_MS
+
+    def keep_turn(self, turn: Turn) -> None:
+        """Record a committed item for the tests."""
+        self.server.turns.append(turn)
+
+    def final_transcript(self, text: str) -> str:
+        """The ``completed`` transcript for scripted ``text``."""
+        return text
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _session(self) -> RealtimeTranscriptionSessionCreateRequest | RealtimeSessionCreateRequest:
+    def session(self) -> RealtimeTranscriptionSessionCreateRequest | RealtimeSessionCreateRequest:
+        """The effective configuration, as ``session.created``/``updated`` carry it."""
         if self.conversation:
             return RealtimeSessionCreateRequest(type="realtime")
         return RealtimeTranscriptionSessionCreateRequest(
@@ -310,6 +268,26 @@ class FakeConnection:
             getattr(self, "vad", None),
             threshold=self.scenario.vad_threshold,
             start_at=len(self.rec.audio) // 2,
+        )
+
+    def _make_live(self) -> LiveTranscript | None:
+        """The live transcript for a streaming model (the current one, retuned, if any)."""
+        model, transcription = self.model, self.input.transcription
+        if model is None or transcription is None or not model.streaming:
+            return None
+        first = self.scenario.first_delta_s
+        if first is None:
+            first = FIRST_DELTA_S[transcription.delay or DEFAULT_DELAY]
+        if self.live is not None:
+            self.live.retune(first_delta_s=first)
+            return self.live
+        transcribe = self.scenario.transcribe
+        return LiveTranscript(
+            lambda audio: transcribe(dominant_frequency(audio)),
+            threshold=self.scenario.vad_threshold,
+            first_delta_s=first,
+            word_s=self.scenario.word_s,
+            keep_s=self.live_keep_s,
         )
 
     def _new_item(self) -> str:

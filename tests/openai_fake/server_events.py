@@ -19,6 +19,7 @@ from openai.types.realtime import (
     SessionUpdatedEvent,
 )
 from openai.types.realtime.conversation_item_input_audio_transcription_completed_event import (
+    Usage,
     UsageTranscriptTextUsageDuration,
 )
 from openai.types.realtime.conversation_item_input_audio_transcription_failed_event import (
@@ -100,16 +101,17 @@ def delta(
 
 
 def completed(
-    item: str, text: str, seconds: float = 1.0, event_id: str = "e"
+    item: str, text: str, seconds: float = 1.0, event_id: str = "e", *, usage: Usage | None = None
 ) -> ConversationItemInputAudioTranscriptionCompletedEvent:
-    """The completed transcript of an item, billed by duration."""
+    """The completed transcript of an item with its ``usage`` (default: ``seconds`` billed by
+    duration)."""
     return ConversationItemInputAudioTranscriptionCompletedEvent(
         type="conversation.item.input_audio_transcription.completed",
         event_id=event_id,
         item_id=item,
         content_index=0,
         transcript=text,
-        usage=UsageTranscriptTextUsageDuration(type="duration", seconds=seconds),
+        usage=usage or UsageTranscriptTextUsageDuration(type="duration", seconds=seconds),
     )
 
 
