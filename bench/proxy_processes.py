@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from bench.proxy_clients import KEY, REPO, System
+from bench.relay import SERVER_VAD_MODEL
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -162,7 +163,9 @@ def system_under_test(
     its processes' pids (the first is the one to profile).
 
     ``service-2w`` runs two worker processes (``WORKERS=2``); its CPU is the sum over the
-    supervising process and both workers."""
+    supervising process and both workers. Every service but ``service-client`` runs the
+    turn-based model the relay configures, with upstream's server VAD; ``service-client`` runs the
+    default streaming model with our own VAD's commits."""
     port = free_port()
     if name in {"relay", "relay-deflate", "relay-16k"}:
         upstream = f"ws://127.0.0.1:{fake_port}/v1/realtime?intent=transcription"
@@ -179,6 +182,10 @@ def system_under_test(
         return
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OPENAI_"))}
+    # the tone benchmark's services use upstream's VAD (a tone is no speech to our Silero VAD);
+    # "service-client" keeps the default streaming model with our VAD's commits
+    if name != "service-client":
+        env["OPENAI_REALTIME_MODEL"] = SERVER_VAD_MODEL
     env |= {
         "ENGINE": "openai",
         "OPENAI_API_KEY": KEY,

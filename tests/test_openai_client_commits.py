@@ -13,14 +13,7 @@ from collections.abc import Sequence
 import anyio
 import pytest
 
-from realtime_stt.engine.protocol import (
-    EngineError,
-    EngineEvent,
-    Final,
-    Partial,
-    SessionConfig,
-    SpeechStarted,
-)
+from realtime_stt.engine.protocol import EngineEvent, Partial, SessionConfig, SpeechStarted
 from realtime_stt.openai_engine import OpenAIEngine
 from tests.conftest import silence, speech
 from tests.openai_fake import FakeRealtimeServer, Scenario
@@ -164,6 +157,21 @@ async def test_a_dropped_connection_resends_the_owed_turns_and_loses_nothing() -
     assert [e.code for e in errors(events)] == []
 
 
+async def test_an_expired_session_is_replaced_and_no_sentence_is_lost() -> None:
+    """Upstream's ``session_expired`` (then close 1000) mid-conversation: a new connection
+    takes over, and every sentence still gets its final, in order, with no error event."""
+    scenario = Scenario(session_expiry_s=1.5)
+    async with FakeRealtimeServer(scenario) as fake:
+        engine = await started_engine(fake, model="gpt-live-transcribe")
+        events = await run(engine, conversation(), pace_s=0.02, timeout_s=30.0)
+    assert len(fake.connections) >= 2
+    got = finals(events)
+    assert len(got) >= len(SENTENCES)
+    assert [final.segment_id for final in got] == list(range(len(got)))
+    assert all(final.text for final in got)
+    assert errors(events) == []
+
+
 async def test_rotation_moves_to_a_new_connection_between_turns() -> None:
     """After ``rotate_after_s`` the next pause opens a new connection; nothing is lost."""
     tuning = dataclasses.replace(FAST, rotate_after_s=1.0)
@@ -188,13 +196,111 @@ async def test_usage_is_counted_per_model() -> None:
     assert tally.billed_s >= sent_s
 
 
-def _partials(events: Sequence[EngineEvent]) -> list[Partial]:
-    return [event for event in events if isinstance(event, Partial)]
+SENTENCE = "the weather in the north will be sunny and warm tomorrow"
 
 
-def _error_codes(events: Sequence[EngineEvent]) -> list[str]:
-    return [event.code for event in events if isinstance(event, EngineError)]
+def say_sentence(frequency: float | None) -> str:
+    """The fake's transcript of any voiced audio: one ten-word sentence."""
+    return "" if frequency is None else SENTENCE
 
 
-def _final_of(events: Sequence[EngineEvent], segment: int) -> Final:
-    return next(e for e in events if isinstance(e, Final) and e.segment_id == segment)
+async def timed_run(
+    engine: OpenAIEngine, audio: bytes, *, pace_s: float, timeout_s: float = 30.0
+) -> list[tuple[float, EngineEvent]]:
+    """Like :func:`run`, paced, recording how many seconds of audio had been pushed when each
+    event arrived."""
+    timed: list[tuple[float, EngineEvent]] = []
+    pushed = 0.0
+    async with engine.open_session(SessionConfig("test", "sv")) as session:
+
+        async def consume() -> None:
+            async for event in session:
+                timed.append((pushed, event))
+
+        with anyio.fail_after(timeout_s):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(consume)
+                size = 2 * RATE // 10
+                for start in range(0, len(audio), size):
+                    session.push_audio(audio[start : start + size])
+                    pushed += 0.1
+                    await session.wait_for_room()
+                    await anyio.sleep(pace_s)
+                session.end_input()
+    return timed
+
+
+@pytest.mark.parametrize("model", ["gpt-live-transcribe", "gpt-realtime-whisper"])
+async def test_streaming_models_send_partials_while_the_sentence_is_spoken(model: str) -> None:
+    """Each sentence's first partial arrives before its speech has all been pushed, grows word by
+    word, and the final closes it; a turn-based model sends nothing before the turn ends."""
+    audio = conversation(names=("en_fox", "sv_weather"))
+    async with FakeRealtimeServer(Scenario(transcribe=say_sentence)) as fake:
+        engine = await started_engine(fake, model=model)
+        timed = await timed_run(engine, audio, pace_s=0.025)
+    events = [event for _, event in timed]
+    assert errors(events) == []
+    got = finals(events)
+    assert len(got) >= 2
+    for final in got:
+        assert final.text == SENTENCE
+        partials = [
+            (pushed, e)
+            for pushed, e in timed
+            if isinstance(e, Partial) and e.segment_id == final.segment_id
+        ]
+        assert partials, f"no partial for segment {final.segment_id}"
+        first_at = partials[0][0]
+        assert first_at < final.end_s - 0.3, (first_at, final)
+        texts = [partial.text for _, partial in partials]
+        assert all(SENTENCE.startswith(text) for text in texts)
+        assert texts == sorted(texts, key=len)
+        spoken = [
+            text
+            for at, text in zip((at for at, _ in partials), texts, strict=True)
+            if at < final.end_s
+        ]
+        assert all(not text.endswith("tomorrow") for text in spoken)  # held for the commit
+
+
+async def test_a_turn_based_model_with_client_commits_sends_text_only_after_the_turn() -> None:
+    """gpt-transcribe with our commits: no partial arrives before its turn was committed."""
+    audio = conversation(names=("en_weather",))
+    async with FakeRealtimeServer(Scenario(transcribe=say_sentence)) as fake:
+        engine = await started_engine(fake, model="gpt-transcribe", openai_turn_detection="client")
+        timed = await timed_run(engine, audio, pace_s=0.025)
+    [final] = finals([event for _, event in timed])
+    assert final.text == SENTENCE
+    for pushed, event in timed:
+        if isinstance(event, Partial):
+            assert pushed >= final.end_s
+
+
+async def test_a_turn_whose_completion_never_comes_is_closed_and_the_next_goes_on() -> None:
+    """The watchdog gives a stalled turn ``final_timeout`` and its partial text; later turns
+    still get their finals, in order."""
+    tuning = dataclasses.replace(FAST, final_timeout_s=1.0)
+    scenario = Scenario(transcribe=say_sentence, stall_turns=frozenset({0}))
+    async with FakeRealtimeServer(scenario) as fake:
+        engine = await started_engine(fake, tuning, model="gpt-live-transcribe")
+        events = await run(engine, conversation(names=("en_fox", "sv_weather")), pace_s=0.02)
+    codes = [(e.code, e.segment_id) for e in errors(events)]
+    assert codes == [("final_timeout", 0)]
+    got = finals(events)
+    assert [final.segment_id for final in got] == list(range(len(got)))
+    assert SENTENCE.startswith(got[0].text)
+    assert got[0].text != SENTENCE
+    assert got[-1].text == SENTENCE
+
+
+async def test_partials_after_a_reconnect_start_afresh_instead_of_repeating() -> None:
+    """A drop mid-sentence: the sentence is sent again and its partials restart; no partial
+    ever holds the sentence's opening words twice, and the final is whole."""
+    scenario = Scenario(transcribe=say_sentence, drop_after_appends=20)
+    async with FakeRealtimeServer(scenario) as fake:
+        engine = await started_engine(fake, model="gpt-live-transcribe")
+        events = await run(engine, conversation(names=("en_weather",)), pace_s=0.01)
+    assert len(fake.connections) == 2
+    for partial in (e for e in events if isinstance(e, Partial)):
+        assert partial.text.count("the weather") <= 1, partial
+    assert [final.text for final in finals(events)] == [SENTENCE]

@@ -59,7 +59,8 @@ class Tally:
         """The cost at the model's published per-minute price (``None`` if unknown)."""
         if spec.usd_per_minute is None:
             return None
-        seconds = self.billed_s if spec.billing == "duration" else self.sent_s
+        # what upstream reported decides: a duration when it gave one, else the audio sent
+        seconds = self.billed_s if spec.billing == "duration" and self.billed_s else self.sent_s
         return seconds * spec.usd_per_minute / 60.0
 
 

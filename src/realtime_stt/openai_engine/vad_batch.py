@@ -1,0 +1,132 @@
+"""Silero VAD scored for many streams in one model call (the model the local engine uses).
+
+faster-whisper's Silero model runs the frames of its input as one sequence: its LSTM reads them
+in order, carrying one state. :func:`batched_model` loads the same model with one change to its
+graph: the transpose before the LSTM puts the frames on the LSTM's *batch* axis instead of its
+time axis, so each row of a call is one step of its own stream, with its own state (``h`` and
+``c`` become one row per stream). The weights are untouched, and the start-up self-check
+(:func:`_self_check`) confirms that a batch scores each stream exactly as the original model scores
+it alone; if the graph is not the one expected, the check fails and :class:`BatchVad` falls back
+to one original-model call per stream.
+
+Cost on a 2-core machine: about 0.11 ms per frame whatever the batch, against 0.16 ms per frame
+when each stream's 100-ms chunk (3 frames) is a call of its own: the per-call overhead is paid
+once per step for all streams rather than once per stream.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from realtime_stt.local.vad import FRAME, StreamingVad, model_path
+
+log = logging.getLogger(__name__)
+_CONTEXT = 64
+_HIDDEN = 128
+Floats = npt.NDArray[np.float32]
+
+
+@lru_cache(maxsize=1)
+def batched_model() -> Any:
+    """An ONNX session of the Silero model with streams on the batch axis, or ``None`` when the
+    graph could not be changed or the result does not match the original model."""
+    try:
+        import onnx  # noqa: PLC0415 - only needed to build the session once
+        import onnxruntime  # noqa: PLC0415
+
+        model = onnx.load(str(model_path()))
+        lstm = next(node for node in model.graph.node if node.op_type == "LSTM")
+        feeder = next(node for node in model.graph.node if lstm.input[0] in node.output)
+        perm = next(a for a in feeder.attribute if a.name == "perm")
+        if feeder.op_type != "Transpose" or list(perm.ints) != [0, 2, 1]:
+            log.warning("unexpected Silero graph: scoring streams one by one")
+            return None
+        perm.ints[:] = [2, 0, 1]
+        for value in [*model.graph.input, *model.graph.output]:
+            if value.name in {"h", "c", "hn", "cn"}:
+                value.type.tensor_type.shape.dim[1].dim_param = "streams"
+            elif value.name == "speech_probs":
+                value.type.tensor_type.shape.dim[0].dim_param = "streams"
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = 1
+        options.log_severity_level = 3
+        session = onnxruntime.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception:
+        log.warning("could not build the batched Silero model: scoring streams one by one")
+        return None
+    return session if _self_check(session) else None
+
+
+def _self_check(session: Any) -> bool:
+    """Two streams of 12 frames scored in batch must equal each scored alone."""
+    rng = np.random.default_rng(0)
+    audio = [rng.normal(0, 0.1, 12 * FRAME).astype(np.float32) for _ in range(2)]
+    alone = [StreamingVad().process(a) for a in audio]
+    states = [LaneVad(), LaneVad()]
+    together = BatchVad(session).score(list(zip(states, audio, strict=True)))
+    ok = all(np.allclose(a, b, atol=1e-5) for a, b in zip(alone, together, strict=True))
+    if not ok:
+        log.warning("the batched Silero model disagrees with the original: not used")
+    return ok
+
+
+@dataclass
+class LaneVad:
+    """One stream's VAD state: LSTM state, the last 64 samples, and a partial frame."""
+
+    h: Floats = field(default_factory=lambda: np.zeros(_HIDDEN, dtype=np.float32))
+    c: Floats = field(default_factory=lambda: np.zeros(_HIDDEN, dtype=np.float32))
+    context: Floats = field(default_factory=lambda: np.zeros(_CONTEXT, dtype=np.float32))
+    leftover: Floats = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    single: StreamingVad | None = None
+    """Used instead when there is no batched model."""
+
+
+class BatchVad:
+    """Scores the new audio of many streams together (``session``: from :func:`batched_model`,
+    or ``None`` to score each stream with its own :class:`StreamingVad`)."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def score(self, work: list[tuple[LaneVad, Floats]]) -> list[Floats]:
+        """Speech probabilities of the whole frames each stream's audio completes, in order."""
+        if self._session is None:
+            return [self._alone(lane, audio) for lane, audio in work]
+        frames: list[npt.NDArray[np.float32]] = []
+        for lane, audio in work:
+            data = np.concatenate([lane.leftover, audio]) if lane.leftover.size else audio
+            whole = data.size - data.size % FRAME
+            lane.leftover = data[whole:].copy()
+            frames.append(data[:whole].reshape(-1, FRAME))
+        probs = [np.zeros(f.shape[0], dtype=np.float32) for f in frames]
+        for step in range(max((f.shape[0] for f in frames), default=0)):
+            rows = [i for i, f in enumerate(frames) if f.shape[0] > step]
+            lanes = [work[i][0] for i in rows]
+            current = np.stack([frames[i][step] for i in rows])
+            context = np.stack([lane.context for lane in lanes])
+            batch = np.concatenate([context, current], axis=1)
+            h = np.stack([lane.h for lane in lanes])[None]
+            c = np.stack([lane.c for lane in lanes])[None]
+            out, h, c = self._session.run(None, {"input": batch, "h": h, "c": c})
+            out = np.asarray(out, dtype=np.float32).reshape(-1)
+            for k, (i, lane) in enumerate(zip(rows, lanes, strict=True)):
+                probs[i][step] = out[k]
+                lane.h, lane.c = h[0, k], c[0, k]
+                lane.context = current[k, -_CONTEXT:].copy()
+        return probs
+
+    @staticmethod
+    def _alone(lane: LaneVad, audio: Floats) -> Floats:
+        if lane.single is None:
+            lane.single = StreamingVad()
+        return lane.single.process(audio)

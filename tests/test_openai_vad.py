@@ -1,0 +1,67 @@
+"""Our VAD for client commits: the batched Silero model scores each stream exactly as the local
+engine's model scores it alone, and the OpenAI engine loads without Whisper."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from realtime_stt.local.vad import StreamingVad
+from realtime_stt.openai_engine.vad_batch import BatchVad, LaneVad, batched_model
+from tests.conftest import speech
+
+NAMES = ("en_weather", "sv_city", "en_fox")
+
+
+def _audio(name: str) -> np.ndarray:
+    return np.frombuffer(speech(name), dtype="<i2").astype(np.float32) / 32768.0
+
+
+def test_streams_scored_together_match_each_scored_alone() -> None:
+    """Three recordings in uneven chunks, scored in one batch per round, give the probabilities
+    the original model gives each recording on its own (the batched graph is in use)."""
+    session = batched_model()
+    assert session is not None
+    recordings = [_audio(name)[: 16_000 * 3] for name in NAMES]
+    alone = [StreamingVad().process(audio) for audio in recordings]
+    lanes = [LaneVad() for _ in recordings]
+    vad = BatchVad(session)
+    got: list[list[np.ndarray]] = [[] for _ in recordings]
+    sizes = (1600, 700, 3200)  # each stream's own chunking; rounds mix partial frames
+    positions = [0, 0, 0]
+    while any(p < r.size for p, r in zip(positions, recordings, strict=True)):
+        work = []
+        for i, (lane, audio) in enumerate(zip(lanes, recordings, strict=True)):
+            chunk = audio[positions[i] : positions[i] + sizes[i]]
+            positions[i] += sizes[i]
+            work.append((lane, chunk))
+        for i, probs in enumerate(vad.score(work)):
+            got[i].append(probs)
+    for expected, pieces in zip(alone, got, strict=True):
+        scored = np.concatenate(pieces)
+        assert scored.size == expected.size
+        np.testing.assert_allclose(scored, expected, atol=1e-5)
+        assert expected.max() > 0.9  # real speech was heard
+
+
+def test_without_the_batched_model_each_stream_is_scored_alone() -> None:
+    """The fallback (no batched graph) gives the same probabilities through StreamingVad."""
+    audio = _audio("en_weather")[:16_000]
+    [probs] = BatchVad(None).score([(LaneVad(), audio)])
+    np.testing.assert_allclose(probs, StreamingVad().process(audio), atol=1e-6)
+
+
+def test_the_openai_engine_imports_without_whisper() -> None:
+    """Importing the OpenAI engine (and its endpointer) loads neither faster-whisper nor
+    CTranslate2, so an install that only proxies to OpenAI needs no Whisper runtime."""
+    code = (
+        "import sys, realtime_stt.openai_engine, realtime_stt.openai_engine.turns\n"
+        "from realtime_stt.openai_engine.vad_batch import batched_model\n"
+        "assert batched_model() is not None\n"
+        "heavy = ('faster_whisper', 'ctranslate2')\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in heavy]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
