@@ -36,6 +36,7 @@ from openai.types.realtime import (
 )
 
 from realtime_stt.engine.protocol import EngineError, EngineEvent
+from realtime_stt.engine.running import running_task
 from realtime_stt.openai_engine import events
 from realtime_stt.openai_engine.alarm import Alarm
 from realtime_stt.openai_engine.client_transcript import ClientTranscript
@@ -46,6 +47,7 @@ from realtime_stt.openai_engine.connection import (
     UpstreamRejectedError,
     open_upstream,
 )
+from realtime_stt.openai_engine.fatal import FatalError, outcome
 from realtime_stt.openai_engine.history import AudioHistory
 from realtime_stt.openai_engine.scoring import END, FAILED, Scored, ScoringLane, ScoringThread
 from realtime_stt.openai_engine.sink import EventSink
@@ -59,12 +61,6 @@ _SEND_MAX = RATE
 """Samples per append at most (1 s): resends and pre-rolls go out in pieces of this size."""
 _KEEP_S = 3.0
 """History kept behind the newest audio for a pre-roll, whatever is owed."""
-
-
-class _FatalError(Exception):
-    def __init__(self, error: EngineError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 class ClientCommitSession:
@@ -144,18 +140,17 @@ class ClientCommitSession:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run the session's tasks for the duration of the context; leaving it cancels them."""
-        self._lane = self._scoring.lane(self._on_scored)
-        async with anyio.create_task_group() as tasks:
+        lane = self._lane = self._scoring.lane(self._on_scored)
+
+        def release() -> None:
+            lane.close()
+            self._wake.cancel()
+            self._sink.close()
+            log.info("session usage: %s", self._usage.summary(self.received_s))
+
+        async with running_task(self._run, release) as tasks:
             self._tasks = tasks
-            tasks.start_soon(self._run)
-            try:
-                yield
-            finally:
-                tasks.cancel_scope.cancel()
-                self._lane.close()
-                self._wake.cancel()
-                self._sink.close()
-                log.info("session usage: %s", self._usage.summary(self.received_s))
+            yield
 
     # -- audio in ------------------------------------------------------------------------------
 
@@ -181,20 +176,14 @@ class ClientCommitSession:
     # -- driver --------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        last: list[EngineEvent] = []
+        last: list[EngineError] = []
         try:
-            await self._drive()
-        except _FatalError as fatal:
-            last = [fatal.error]
-        except Exception as exc:
-            log.exception("OpenAI session failed")
-            message = str(exc) or type(exc).__name__
-            last = [EngineError("engine_failure", message, fatal=True)]
+            last = await outcome(self._drive)
         finally:
             for link in self._links:
                 await link.aclose(self._tuning.close_timeout_s)
             if last:
-                await self._sink.emit_all(self._transcript.abandon_all(None) + last)
+                await self._sink.emit_all([*self._transcript.abandon_all(None), *last])
             self._sink.end()
 
     async def _drive(self) -> None:
@@ -204,7 +193,7 @@ class ClientCommitSession:
             now = time.monotonic()
             if self._overflow:
                 message = "audio arrives faster than it can be sent upstream"
-                raise _FatalError(EngineError("engine_overloaded", message, fatal=True))
+                raise FatalError(EngineError("engine_overloaded", message, fatal=True))
             await self._check_draining()
             link = self._link
             if link.lost:
@@ -243,7 +232,7 @@ class ClientCommitSession:
     async def _process(self, scored: Scored, link: Upstream) -> None:
         if scored.marker is FAILED:
             message = "scoring the audio failed"
-            raise _FatalError(EngineError("engine_failure", message, fatal=True))
+            raise FatalError(EngineError("engine_failure", message, fatal=True))
         self._history.append(scored.pcm24)
         await self._apply(self._planner.feed(len(scored.pcm24) // 2, scored.probs), link)
         if scored.marker is FLUSH:
@@ -307,7 +296,7 @@ class ClientCommitSession:
         try:
             link = await open_upstream(self._target, self._tuning, gen)
         except UpstreamRejectedError as exc:
-            raise _FatalError(EngineError(exc.code, exc.message, fatal=True)) from exc
+            raise FatalError(EngineError(exc.code, exc.message, fatal=True)) from exc
         self._links = [old for old in self._links if not old.finished.is_set()] + [link]
         self._live.add(gen)
         if self._tasks is None:
@@ -336,12 +325,12 @@ class ClientCommitSession:
         expired = self._transcript.expired(lost.gen)
         if not (expired or code is None or code in RETRY_CLOSE_CODES):
             message = f"OpenAI closed the connection (code {code})"
-            raise _FatalError(EngineError("upstream_closed", message, fatal=True))
+            raise FatalError(EngineError("upstream_closed", message, fatal=True))
         lived = time.monotonic() - lost.opened_at
         self._drops = self._drops + 1 if lived < self._tuning.stable_after_s else 1
         if self._drops > self._tuning.max_attempts:
             message = f"the upstream connection dropped {self._drops} times in a row"
-            raise _FatalError(EngineError("upstream_unavailable", message, fatal=True))
+            raise FatalError(EngineError("upstream_unavailable", message, fatal=True))
         log.warning("OpenAI connection %d lost (code %s); reconnecting", lost.gen, code)
         self._live.discard(lost.gen)
         owed = self._transcript.lost(lost.gen)

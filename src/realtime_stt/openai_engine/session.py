@@ -41,6 +41,7 @@ from openai.types.realtime import (
 from openai.types.realtime import RealtimeServerEvent
 
 from realtime_stt.engine.protocol import EngineError, EngineEvent
+from realtime_stt.engine.running import running_task
 from realtime_stt.openai_engine import events
 from realtime_stt.openai_engine.alarm import Alarm
 from realtime_stt.openai_engine.connection import (
@@ -49,6 +50,7 @@ from realtime_stt.openai_engine.connection import (
     UpstreamRejectedError,
     open_upstream,
 )
+from realtime_stt.openai_engine.fatal import FatalError, outcome
 from realtime_stt.openai_engine.history import AudioHistory
 from realtime_stt.openai_engine.sink import EventSink
 from realtime_stt.openai_engine.transcript import TranscriptAssembler
@@ -70,12 +72,6 @@ class _Marker:
 
 _FLUSH = _Marker()
 _END = _Marker()
-
-
-class _FatalError(Exception):
-    def __init__(self, error: EngineError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 class OpenAISession:
@@ -158,19 +154,18 @@ class OpenAISession:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run the session's tasks for the duration of the context; leaving it cancels them."""
-        async with anyio.create_task_group() as tasks:
+
+        def release() -> None:
+            self._wake.cancel()
+            self._sink.close()
+            if self._usage is not None:
+                self._count_sent()
+                received = self._sink.pushed / SAMPLE_RATE
+                log.info("session usage: %s", self._usage.summary(received))
+
+        async with running_task(self._run, release) as tasks:
             self._tasks = tasks
-            tasks.start_soon(self._run)
-            try:
-                yield
-            finally:
-                tasks.cancel_scope.cancel()
-                self._wake.cancel()
-                self._sink.close()
-                if self._usage is not None:
-                    self._count_sent()
-                    received = self._sink.pushed / SAMPLE_RATE
-                    log.info("session usage: %s", self._usage.summary(received))
+            yield
 
     def _count_sent(self) -> None:
         if self._usage is not None:
@@ -180,15 +175,9 @@ class OpenAISession:
     # -- driver --------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        last: list[EngineEvent] = []
+        last: list[EngineError] = []
         try:
-            await self._drive()
-        except _FatalError as fatal:
-            last = [fatal.error]
-        except Exception as exc:
-            log.exception("OpenAI session failed")
-            message = str(exc) or type(exc).__name__
-            last = [EngineError("engine_failure", message, fatal=True)]
+            last = await outcome(self._drive)
         finally:
             await self._close_links()
             if last:
@@ -209,7 +198,7 @@ class OpenAISession:
             now = time.monotonic()
             if self._overflow:
                 message = "audio arrives faster than it can be sent upstream"
-                raise _FatalError(EngineError("engine_overloaded", message, fatal=True))
+                raise FatalError(EngineError("engine_overloaded", message, fatal=True))
             if self._draining:
                 await self._check_draining(now)
             link = self._link or link
@@ -274,7 +263,7 @@ class OpenAISession:
         try:
             link = await open_upstream(self._target, self._tuning, gen)
         except UpstreamRejectedError as exc:
-            raise _FatalError(EngineError(exc.code, exc.message, fatal=True)) from exc
+            raise FatalError(EngineError(exc.code, exc.message, fatal=True)) from exc
         self._asm.connection_opened(gen, start)
         self._links = [old for old in self._links if not old.finished.is_set()] + [link]
         self._group.start_soon(self._read, link)
@@ -305,12 +294,12 @@ class OpenAISession:
         code = lost.close_code
         if not (self._asm.expired(lost.gen) or code is None or code in RETRY_CLOSE_CODES):
             message = f"OpenAI closed the connection (code {code})"
-            raise _FatalError(EngineError("upstream_closed", message, fatal=True))
+            raise FatalError(EngineError("upstream_closed", message, fatal=True))
         lived = time.monotonic() - lost.opened_at
         self._drops = self._drops + 1 if lived < self._tuning.stable_after_s else 1
         if self._drops > self._tuning.max_attempts:
             message = f"the upstream connection dropped {self._drops} times in a row"
-            raise _FatalError(EngineError("upstream_unavailable", message, fatal=True))
+            raise FatalError(EngineError("upstream_unavailable", message, fatal=True))
         log.warning("OpenAI connection %d lost (code %s); reconnecting", lost.gen, code)
         resume, lost_events = self._asm.connection_lost(lost.gen)
         await self._sink.emit_all(lost_events)
