@@ -172,6 +172,14 @@ async def read_finals(ws: ClientConnection, result: StreamResult, all_in: asynci
                 all_in.set()
 
 
+def connection_failure(exc: WebSocketException | OSError) -> str:
+    """Why a stream's connection failed, in words."""
+    if isinstance(exc, ConnectionClosed):
+        code = exc.rcvd.code if exc.rcvd is not None else "no close frame"
+        return f"closed by the server while streaming ({code})"
+    return type(exc).__name__
+
+
 async def run_stream(
     ws: ClientConnection, system: System, script: Script, *, index: int, cycles: int, start: float
 ) -> StreamResult:
@@ -201,11 +209,8 @@ async def run_stream(
             if sent
             else "could not send its audio in time"
         )
-    except ConnectionClosed as exc:
-        code = exc.rcvd.code if exc.rcvd is not None else "no close frame"
-        result.failure = f"closed by the server while streaming ({code})"
     except (WebSocketException, OSError) as exc:
-        result.failure = type(exc).__name__
+        result.failure = connection_failure(exc)
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):

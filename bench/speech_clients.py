@@ -24,7 +24,15 @@ import soxr
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from bench.proxy_clients import COMPLETED, END, NOISE_RMS, REPO, System, clock_ns
+from bench.proxy_clients import (
+    COMPLETED,
+    END,
+    NOISE_RMS,
+    REPO,
+    System,
+    clock_ns,
+    connection_failure,
+)
 
 CHUNK_S = 0.1
 SENTENCES = ("en_weather", "sv_city", "en_fox", "sv_weather")
@@ -184,11 +192,8 @@ async def run_speech_stream(
             await reader
     except TimeoutError:
         result.failure = "timed out"
-    except ConnectionClosed as exc:
-        code = exc.rcvd.code if exc.rcvd is not None else "no close frame"
-        result.failure = f"closed by the server while streaming ({code})"
     except (WebSocketException, OSError) as exc:
-        result.failure = type(exc).__name__
+        result.failure = connection_failure(exc)
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
