@@ -1,18 +1,24 @@
-"""Streaming WER of the local engine against one-shot WER, on a larger English corpus.
+"""Streamed finals of the local engine against a one-shot pass, with their failure events.
 
-``python -m bench.local_wer`` speaks :data:`CORPUS` with espeak-ng (about 40 sentences, 500
-words), joins the sentences with pauses into one stream, and transcribes it twice with the bundled
-model:
+``python -m bench.local_wer`` transcribes each corpus twice with the bundled model:
 
-- *streaming*: the stream goes through a real :class:`~realtime_stt.local.session.LocalSession`
-  in 100-ms chunks, faster than real time (partials and speculation off: neither changes a
-  final, which depends only on the audio, the endpointer and the previous final);
-- *one-shot*: faster-whisper's own ``WhisperModel.transcribe`` of the whole stream, beam 5, once
-  with its stock temperature fallback and once without it (``temperature=0``, deterministic).
+- *one-shot*: faster-whisper's own ``WhisperModel.transcribe`` of the whole stream (beam 5,
+  temperature 0: deterministic);
+- *streamed*: the stream through a real :class:`~realtime_stt.local.session.LocalSession` in
+  100-ms chunks, faster than real time, once per configuration: ``production`` (the engine's
+  defaults, partials and speculative finals on, as the service runs) and ``bench`` (partials and
+  speculation off, the configuration of earlier measurements).
 
-Both sides are scored with Whisper's English text normaliser (the one the Whisper paper uses:
-casing, punctuation, spelled and written numbers), so "seven" and "7" are the same word.
-``--min-silence-ms`` takes a comma-separated sweep of the endpointer's silence.
+Corpora (``--corpus``, comma-separated):
+
+- ``natural``: LibriVox readings and telephone prompts (``bench.natural_speech``, fetched with
+  ``apt-get download`` on first use), about 15 minutes of English;
+- ``espeak``: :data:`CORPUS`, 40 English sentences spoken by espeak-ng (needs espeak-ng and sox);
+- ``swedish``: the project's Swedish espeak fixtures (``tests/fixtures/sv_*.wav``).
+
+Every recording is followed by ``--gap`` seconds of silence. The table gives word errors (after
+Whisper's English normaliser for English) and, for the streamed finals, the failure events of
+``bench.wer_scoring``: repeated phrases, empty finals on speech, recordings lost.
 """
 
 from __future__ import annotations
@@ -21,19 +27,33 @@ import argparse
 import asyncio
 import dataclasses
 import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
 
-import jiwer
 import numpy as np
+import numpy.typing as npt
 from faster_whisper import WhisperModel
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from bench.local_streaming import EXTRA_SENTENCES, synthesise
+from bench.natural_speech import load_corpus
+from bench.wer_scoring import (
+    Score,
+    Stream,
+    build_stream,
+    plain_normaliser,
+    score_finals,
+    score_text,
+)
 from realtime_stt.engine.protocol import Final, SessionConfig
 from realtime_stt.local.assets import bundled_model_dir
 from realtime_stt.local.engine import LocalEngine
+from realtime_stt.local.utterance import StreamingOptions
 
 RATE = 16_000
 CHUNK = RATE // 10
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 CORPUS = [
     "tomorrow the weather will be sunny with a light wind from the north",
     "the quick brown fox jumps over the lazy dog. then it runs back into the forest",
@@ -69,32 +89,47 @@ CORPUS = [
     "the match ended in a draw after extra time",
     "thank you for listening and have a good evening",
 ]
+SWEDISH = [
+    ("sv_weather", "Hej, jag heter Anna och jag bor i Stockholm. Idag ska vi prata om vädret."),
+    ("sv_city", "Stockholm är huvudstaden i Sverige och staden ligger vid vattnet."),
+]
+CONFIGS: dict[str, Callable[[StreamingOptions], StreamingOptions]] = {
+    "production": lambda options: options,
+    "bench": lambda options: dataclasses.replace(
+        options, partial_interval_s=1e9, speculate_after_ms=0
+    ),
+}
+Items = list[tuple[npt.NDArray[np.int16], str]]
 
 
-@dataclasses.dataclass(frozen=True)
-class Corpus:
-    audio: np.ndarray
-    reference: str
+def fixture(name: str) -> npt.NDArray[np.int16]:
+    with wave.open(str(FIXTURES / f"{name}.wav")) as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.int16)
 
 
-def build_corpus(gap_s: float) -> Corpus:
-    """The sentences spoken one after another with ``gap_s`` of silence after each."""
-    gap = np.zeros(int(gap_s * RATE), dtype="<i2")
-    parts: list[np.ndarray] = []
-    for sentence in CORPUS:
-        parts += [synthesise(sentence), gap]
-    return Corpus(np.concatenate(parts), " ".join(CORPUS))
+def corpus_items(name: str) -> tuple[Items, str]:
+    """The recordings of corpus ``name`` with their texts, and the language."""
+    if name == "natural":
+        return [(item.audio, item.text) for item in load_corpus()], "en"
+    if name == "espeak":
+        return [(synthesise(s).astype(np.int16), s) for s in CORPUS], "en"
+    if name == "swedish":
+        return [(fixture(n), text) for n, text in SWEDISH], "sv"
+    msg = f"unknown corpus {name!r}"
+    raise ValueError(msg)
 
 
-async def stream_text(engine: LocalEngine, audio: np.ndarray) -> str:
-    """The finals of one streaming session fed ``audio`` in 100-ms chunks, joined."""
-    texts: list[str] = []
-    async with engine.open_session(SessionConfig("wer", "en")) as session:
+async def stream_finals(
+    engine: LocalEngine, audio: npt.NDArray[np.int16], language: str
+) -> list[Final]:
+    """The finals of one session fed ``audio`` in 100-ms chunks as fast as it takes them."""
+    finals: list[Final] = []
+    async with engine.open_session(SessionConfig("wer", language)) as session:
 
         async def drain() -> None:
             async for event in session:
                 if isinstance(event, Final):
-                    texts.append(event.text)
+                    finals.append(event)
 
         task = asyncio.create_task(drain())
         for offset in range(0, audio.size, CHUNK):
@@ -102,55 +137,68 @@ async def stream_text(engine: LocalEngine, audio: np.ndarray) -> str:
             await session.wait_for_room()
         session.end_input()
         await task
-    return " ".join(texts)
+    return finals
 
 
-def one_shot_text(model: WhisperModel, audio: np.ndarray, *, fallback: bool) -> str:
+def one_shot_text(model: WhisperModel, audio: npt.NDArray[np.int16], language: str) -> str:
     samples = audio.astype(np.float32) / 32768.0
-    temperature = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if fallback else 0.0
-    segments, _ = model.transcribe(samples, language="en", beam_size=5, temperature=temperature)
+    segments, _ = model.transcribe(samples, language=language, beam_size=5, temperature=0.0)
     return " ".join(s.text for s in segments)
 
 
+def row(label: str, score: Score, seconds: float, *, events: bool) -> str:
+    counts = (
+        f"{len(score.repeats)} | {len(score.empty_on_speech)} | {len(score.lost)}"
+        if events
+        else "- | - | -"
+    )
+    rate = score.errors / score.words if score.words else 0.0
+    return f"| {label} | {score.errors} / {score.words} ({rate:.3f}) | {counts} | {seconds:.0f} |"
+
+
 async def run(args: argparse.Namespace) -> None:
-    corpus = build_corpus(args.gap)
-    norm = EnglishTextNormalizer()
-    reference = norm(corpus.reference)
-    words = len(reference.split())
-
-    def report(label: str, text: str, started: float) -> None:
-        hypothesis = norm(text)
-        if args.show:
-            alignment = jiwer.process_words(reference, hypothesis)
-            print(jiwer.visualize_alignment(alignment, show_measures=False))
-        score = float(jiwer.wer(reference, hypothesis))
-        seconds = time.perf_counter() - started
-        print(f"| {label} | {score:.4f} | {round(score * words)} | {seconds:.1f} |", flush=True)
-
-    print(f"corpus: {len(CORPUS)} sentences, {words} words, {corpus.audio.size / RATE:.0f} s")
-    print("| system | WER | errors | seconds |")
-    print("|---|---|---|---|")
     model = WhisperModel(str(bundled_model_dir()), device="cpu", compute_type="int8")
-    for fallback in (False, True):
-        started = time.perf_counter()
-        text = one_shot_text(model, corpus.audio, fallback=fallback)
-        report(f"one-shot, temperature {'fallback' if fallback else '0'}", text, started)
     engine = LocalEngine()
     await engine.start()
-    for silence in [int(s) for s in args.min_silence_ms.split(",")]:
-        options = dataclasses.replace(
-            engine.streaming, min_silence_ms=silence, partial_interval_s=1e9, speculate_after_ms=0
-        )
+    print("| corpus, system | word errors / words (WER) | repeats | empty on speech | lost | s |")
+    print("|---|---|---|---|---|---|", flush=True)
+    for name in args.corpus.split(","):
+        items, language = corpus_items(name)
+        stream = build_stream(items, args.gap)
+        normalise = EnglishTextNormalizer() if language == "en" else plain_normaliser
+        minutes = stream.audio.size / RATE / 60
+        label = f"{name} ({len(items)} recordings, {minutes:.1f} min)"
         started = time.perf_counter()
-        text = await stream_text(dataclasses.replace(engine, streaming=options), corpus.audio)
-        report(f"streaming, min silence {silence} ms", text, started)
+        text = one_shot_text(model, stream.audio, language)
+        elapsed = time.perf_counter() - started
+        print(row(f"{label}, one-shot", score_text(stream, text, normalise), elapsed, events=False))
+        for config in args.config.split(","):
+            options = CONFIGS[config](engine.streaming)
+            started = time.perf_counter()
+            finals = await stream_finals(
+                dataclasses.replace(engine, streaming=options), stream.audio, language
+            )
+            score = score_finals(stream, finals, normalise)
+            elapsed = time.perf_counter() - started
+            print(row(f"{label}, streamed {config}", score, elapsed, events=True), flush=True)
+            if args.show:
+                show(stream, finals, score)
+
+
+def show(stream: Stream, finals: list[Final], score: Score) -> None:
+    for kind in ("repeats", "empty_on_speech", "lost"):
+        for event in getattr(score, kind):
+            print(f"    {kind}: {event}")
+    for final in finals:
+        print(f"    final {final.start_s:7.2f}-{final.end_s:7.2f}: {final.text}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--gap", type=float, default=1.5, help="silence after each sentence (s)")
-    parser.add_argument("--min-silence-ms", default="400")
-    parser.add_argument("--show", action="store_true", help="print the streamed text")
+    parser.add_argument("--corpus", default="natural,espeak,swedish")
+    parser.add_argument("--config", default="production,bench")
+    parser.add_argument("--gap", type=float, default=1.5, help="silence after each recording (s)")
+    parser.add_argument("--show", action="store_true", help="print every final and event")
     asyncio.run(run(parser.parse_args()))
 
 
