@@ -25,6 +25,8 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
+from realtime_stt.local.recovery import recover
+
 SAMPLE_RATE = 16_000
 HOP = 160
 TAIL_PAD_FRAMES = 300
@@ -86,6 +88,8 @@ class DecodeOptions:
         tokens_per_second: token budget per second of audio, plus ``extra_tokens``.
         no_speech_threshold: with ``logprob_threshold``, the gate that drops hallucinated text.
         max_compression_ratio: text above this ratio is a loop and is dropped.
+        recover: decode a result that repeats itself or came back empty again another way
+            (``local.recovery``); without it such a result is only trimmed.
     """
 
     beam_size: int = 1
@@ -94,6 +98,7 @@ class DecodeOptions:
     no_speech_threshold: float = 0.6
     logprob_threshold: float = -1.0
     max_compression_ratio: float = 2.4
+    recover: bool = True
 
 
 class UtteranceDecoder:
@@ -132,10 +137,32 @@ class UtteranceDecoder:
         thread). Every item is decoded as :meth:`decode` would, except that the shorter ones get
         a longer silent tail (the batch's width) and every context is cut to the shortest one's
         token count: CTranslate2 needs the start-of-transcript token at one position in a batch.
+
+        With ``options.recover`` an item whose text repeats itself, or that came back empty, is
+        decoded again another way (``local.recovery``); in any case no result holds a repeat
+        (see ``local.repetition``) or a word aligned after the end of its audio.
         """
+        decoded = self.decode_pass(requests, options, words=words)
+        return [
+            recover(self, request, options, result, words=words)
+            for request, result in zip(requests, decoded, strict=True)
+        ]
+
+    def decode_pass(
+        self,
+        requests: Sequence[DecodeRequest],
+        options: DecodeOptions,
+        *,
+        words: bool,
+        tail_frames: int = TAIL_PAD_FRAMES,
+        temperature: float = 0.0,
+    ) -> list[Decoded]:
+        """One encoder and one generate call for ``requests``: ``tail_frames`` of silence after
+        the longest audio, greedy or beam search at temperature 0, else sampling at
+        ``temperature``; the speech gate applied, words aligned when asked for."""
         features = [self._model.feature_extractor(r.audio) for r in requests]
         frames = [min(MAX_FRAMES, f.shape[-1] - f.shape[-1] % 2) for f in features]
-        width = min(MAX_FRAMES, max(frames) + TAIL_PAD_FRAMES)
+        width = min(MAX_FRAMES, max(frames) + tail_frames)
         batch = np.stack(
             [
                 np.pad(f[:, :n], ((0, 0), (0, width - n)))
@@ -149,15 +176,20 @@ class UtteranceDecoder:
         ]
         prompts = self._prompts_for([r.context for r in requests])
         max_length = min(len(prompts[0]) + max(budgets), self._model.max_length)
+        search: dict[str, Any] = (
+            {"beam_size": 1, "sampling_topk": 0, "sampling_temperature": temperature}
+            if temperature > 0
+            else {"beam_size": options.beam_size}
+        )
         results: list[Any] = self._model.model.generate(
             encoder_output,
             prompts,
-            beam_size=options.beam_size,
             max_length=max_length,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=self._suppress,
+            **search,
         )
         decoded: list[Decoded] = []
         for result, budget in zip(results, budgets, strict=True):
@@ -174,7 +206,9 @@ class UtteranceDecoder:
             else:
                 decoded.append(Decoded(text, (), no_speech, avg_logprob, ratio, tuple(tokens)))
         if words:
-            decoded = self._with_words(decoded, encoder_output, frames)
+            # aligned over the silent tail too, so that words the decoder invented after the
+            # speech land there (and are dropped by the recovery) instead of being squeezed in
+            decoded = self._with_words(decoded, encoder_output, [width] * len(frames))
         return decoded
 
     def _prompts_for(self, contexts: Sequence[str]) -> list[list[int]]:

@@ -10,6 +10,12 @@ utterances start and end, in samples from the start of the stream:
 
 A lone click or breath shorter than ``min_speech_frames`` never opens an utterance, so silence and
 short noises produce no text at all.
+
+With ``sustained_ms``, a start is also confirmed by that many *consecutive* frames at or above
+``threshold - 0.15`` (placed at the first of them), and such a run counts as speech for the
+end: a short word whose sounds score only in that band, as fricatives do in telephone-band
+(8-kHz) audio where Silero misses their high frequencies, still opens an utterance. It is off
+(0) unless asked for.
 """
 
 from __future__ import annotations
@@ -50,18 +56,21 @@ class Endpointer:
         pad_ms: int,
         min_speech_ms: int = 160,
         sample_rate: int = 16_000,
+        sustained_ms: int = 0,
     ) -> None:
         self.threshold = threshold
         self.neg_threshold = max(threshold - 0.15, 0.01)
         frame_ms = FRAME * 1000 / sample_rate
         self.min_silence_frames = max(1, round(min_silence_ms / frame_ms))
         self.min_speech_frames = max(1, round(min_speech_ms / frame_ms))
+        self.sustained_frames = round(sustained_ms / frame_ms) if sustained_ms > 0 else 0
         self.pad = pad_ms * sample_rate // 1000
         self.frames_seen = 0
         self.in_speech = False
         self._candidate: int | None = None
         self._speech_frames = 0
         self._last_speech: int | None = None
+        self._run = 0
 
     def reset(self) -> None:
         """Forget any speech in progress (after a forced final); the next speech opens anew."""
@@ -69,6 +78,7 @@ class Endpointer:
         self._candidate = None
         self._speech_frames = 0
         self._last_speech = None
+        self._run = 0
 
     def pending_end(self) -> tuple[int, int] | None:
         """While in speech: (frames since the last speech frame, the end an end would report).
@@ -101,20 +111,24 @@ class Endpointer:
         for prob in probs.tolist():
             frame = self.frames_seen
             self.frames_seen += 1
-            if prob >= self.threshold:
-                self._on_speech(frame, found)
+            self._run = self._run + 1 if prob >= self.neg_threshold else 0
+            sustained = 0 < self.sustained_frames <= self._run
+            if prob >= self.threshold or sustained:
+                self._on_speech(frame, found, sustained=sustained)
             elif prob < self.neg_threshold or not self.in_speech:
                 self._on_silence(frame, found)
         return found
 
-    def _on_speech(self, frame: int, found: list[Boundary]) -> None:
+    def _on_speech(self, frame: int, found: list[Boundary], *, sustained: bool = False) -> None:
         self._last_speech = frame
         if self.in_speech:
             return
         if self._candidate is None:
             self._candidate, self._speech_frames = frame, 0
         self._speech_frames += 1
-        if self._speech_frames >= self.min_speech_frames:
+        if sustained:
+            self._candidate = min(self._candidate, frame - self._run + 1)
+        if sustained or self._speech_frames >= self.min_speech_frames:
             self.in_speech = True
             found.append(UtteranceStart(max(0, self._candidate * FRAME - self.pad)))
 

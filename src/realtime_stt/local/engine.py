@@ -91,6 +91,7 @@ class LocalEngine:
                 min_silence_ms=settings.local_min_silence_ms,
                 speculate_after_ms=settings.local_speculate_after_ms,
                 speech_pad_ms=settings.local_speech_pad_ms,
+                vad_sustained_ms=settings.local_vad_sustained_ms,
                 max_utterance_s=settings.local_max_utterance_s,
             ),
         )

@@ -26,6 +26,7 @@ from realtime_stt.engine.protocol import (
 from realtime_stt.local.compute import Compute
 from realtime_stt.local.decoder import Decoded, DecodeRequest, UtteranceDecoder
 from realtime_stt.local.endpointer import Endpointer, UtteranceStart
+from realtime_stt.local.recovery import quietest_point
 from realtime_stt.local.utterance import (
     Audio,
     AudioBuffer,
@@ -37,6 +38,8 @@ from realtime_stt.local.vad import FRAME, StreamingVad
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
+CUT_SEARCH_S = 4.0
+"""An utterance at the length limit is cut at the quietest point of its last seconds."""
 PAUSE_FRAMES = 3
 """No partial starts after this many silent VAD frames (0.1 s): a pause brings no new words, and
 the worker is kept for the final that is probably coming."""
@@ -66,6 +69,7 @@ class LocalSession:
             threshold=options.vad_threshold,
             min_silence_ms=options.min_silence_ms,
             pad_ms=options.speech_pad_ms,
+            sustained_ms=options.vad_sustained_ms,
         )
         self._utterance: Utterance | None = None
         self._speculation: Speculation | None = None
@@ -203,21 +207,22 @@ class LocalSession:
         await self._send.send(utterance.final(result, end))
 
     async def _cut(self, utterance: Utterance) -> None:
+        """Finalize an utterance that reached ``max_utterance_s`` at its quietest point near
+        the limit; the audio after the cut opens the next utterance, decoded in turn (unless
+        the speech ended before the cut: then the next speech opens one anew)."""
         end = self._audio.end
+        search = int(CUT_SEARCH_S * SAMPLE_RATE)
         audio = self._audio.slice(utterance.start, end)
-        result = await self._decode_final(audio)
-        keep_until = audio.size / SAMPLE_RATE - 1.0
-        kept = tuple(w for w in result.words if w.end_s <= keep_until)
-        if kept:
-            cut = utterance.start + round(kept[-1].end_s * SAMPLE_RATE)
-            text = "".join(w.word for w in kept).strip()
-            result = Decoded(text, kept, result.no_speech_prob, result.avg_logprob, 0.0)
-        else:
-            cut = end
+        cut = utterance.start + quietest_point(audio, max(0, audio.size - search))
+        result = await self._decode_final(self._audio.slice(utterance.start, cut))
         await self._send.send(utterance.final(result, cut))
         self._context = ""  # mid-sentence context makes Whisper skip the words after a cut
         self._utterance = None
-        await self._open(cut)
+        speech_end = self._endpointer.last_speech_end()
+        if speech_end is not None and speech_end > cut:
+            await self._open(cut)
+        else:
+            self._endpointer.reset()
 
     def _maybe_speculate(self) -> None:
         utterance, pending = self._utterance, self._endpointer.pending_end()

@@ -27,8 +27,11 @@ class StreamingOptions:
         partial_interval_s: audio between two partial decodes of one utterance.
         vad_threshold: Silero speech probability that counts as speech.
         min_silence_ms: silence that ends an utterance.
+        vad_sustained_ms: this long a run of frames just under ``vad_threshold`` (within
+            0.15) also opens an utterance (short words in telephone-band audio); 0 turns it off.
         speech_pad_ms: audio kept before the first and after the last speech frame.
-        max_utterance_s: an utterance this long is cut at a word boundary.
+        max_utterance_s: an utterance this long is cut at its quietest point in the last
+            seconds, and both parts are decoded.
         speculate_after_ms: after this much silence (less than ``min_silence_ms``) the final is
             queued for decoding ahead of the confirmed end; if the end is then confirmed at the
             same place the result is used, so a final arrives sooner. If speech resumes first,
@@ -42,10 +45,13 @@ class StreamingOptions:
     """
 
     final: DecodeOptions = field(default_factory=lambda: DecodeOptions(beam_size=5))
-    partial: DecodeOptions = field(default_factory=lambda: DecodeOptions(beam_size=1))
+    partial: DecodeOptions = field(
+        default_factory=lambda: DecodeOptions(beam_size=1, recover=False)
+    )
     partial_interval_s: float = 0.6
     vad_threshold: float = 0.5
     min_silence_ms: int = 400
+    vad_sustained_ms: int = 256
     speech_pad_ms: int = 200
     max_utterance_s: float = 20.0
     speculate_after_ms: int = 100

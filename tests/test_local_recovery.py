@@ -1,0 +1,94 @@
+"""The pure parts of the local engine's recovery: repeats, cut points, word trimming, starts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime_stt.local.decoder import Decoded, DecodedWord
+from realtime_stt.local.endpointer import Endpointer, UtteranceEnd, UtteranceStart
+from realtime_stt.local.recovery import quietest_point, within_audio, without_repeat
+from realtime_stt.local.repetition import repeat_start
+from realtime_stt.local.vad import FRAME
+
+
+class TestRepeats:
+    @pytest.mark.parametrize(
+        ("text", "start"),
+        [
+            ("It was the age of wisdom. It was the age of wisdom.", 6),
+            ("Agent login Agent login Agent login", 2),
+            ("Slit Slit Slit Slit Sl", 1),
+            ("Press 1 to switch to playback mode. Press 8 to start over. Press 1 to switch", 12),
+        ],
+    )
+    def test_a_repeat_is_found_where_it_begins(self, text: str, start: int) -> None:
+        """A span of four words said again, or a short span looping, is found at its second
+        occurrence."""
+        assert repeat_start(text.split()) == start
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "no, no, no",
+            "bye bye",
+            "press 1 to record press 2 to play press 3 to stop",
+            "the cat and the dog and the bird",
+        ],
+    )
+    def test_what_people_say_twice_is_no_repeat(self, text: str) -> None:
+        """Words said two or three times, and lists of parallel phrases, are not repeats."""
+        assert repeat_start(text.split()) is None
+
+    def test_a_repeat_is_cut_from_text_and_words(self) -> None:
+        """Cutting a repeat keeps what was said once, with its word timings."""
+        said = ["It", " was", " the", " age", " of", " wisdom."]
+        words = tuple(DecodedWord(w, i * 0.3, i * 0.3 + 0.2, 0.9) for i, w in enumerate(said * 2))
+        result = Decoded("".join(w.word for w in words).strip(), words, 0.0, -0.1, 1.5)
+        cut = without_repeat(result)
+        assert cut.text == "It was the age of wisdom."
+        assert cut.words == words[:6]
+        assert without_repeat(Decoded("Slit Slit Slit Slit", (), 0, 0, 1)).text == "Slit"
+
+
+class TestWordsAfterTheAudio:
+    def test_words_aligned_after_the_audio_are_dropped(self) -> None:
+        """Words the decoder placed in the silent tail after the audio are not kept."""
+        words = (
+            DecodedWord(" Agent", 0.1, 0.5, 0.9),
+            DecodedWord(" login.", 0.5, 1.2, 0.9),
+            DecodedWord(" Agent", 1.6, 1.8, 0.5),
+        )
+        result = Decoded("Agent login. Agent", words, 0.0, -0.2, 1.0)
+        assert within_audio(result, 1.5).text == "Agent login."
+        assert within_audio(result, 2.0) is result
+        assert within_audio(result, 0.05).text == ""
+
+
+class TestCutPoint:
+    def test_the_cut_falls_in_the_quietest_stretch(self) -> None:
+        """Among loud audio, the cut lands inside the one quiet tenth of a second."""
+        rng = np.random.default_rng(1)
+        audio = (rng.standard_normal(16_000 * 6) * 0.3).astype(np.float32)
+        audio[70_000:72_000] *= 0.01
+        cut = quietest_point(audio, 16_000 * 2)
+        assert 70_000 <= cut <= 72_000
+        assert quietest_point(audio[:1000], 0) == 1000
+
+
+class TestSustainedStart:
+    def test_a_run_just_under_the_threshold_opens_an_utterance(self) -> None:
+        """Ten frames at 0.4 (under 0.5, over 0.35) open an utterance at their first frame
+        with ``sustained_ms``; without it they open nothing."""
+        probs = np.array([0.0] * 10 + [0.4] * 10 + [0.0] * 20, dtype=np.float32)
+        plain = Endpointer(threshold=0.5, min_silence_ms=320, pad_ms=64)
+        assert plain.feed(probs) == []
+        sustained = Endpointer(threshold=0.5, min_silence_ms=320, pad_ms=64, sustained_ms=256)
+        start, end = sustained.feed(probs)
+        assert start == UtteranceStart(10 * FRAME - 1024)
+        assert end == UtteranceEnd(20 * FRAME + 1024)
+
+    def test_noise_under_the_band_opens_nothing(self) -> None:
+        """Frames under threshold - 0.15 never count toward a sustained start."""
+        endpointer = Endpointer(threshold=0.5, min_silence_ms=320, pad_ms=64, sustained_ms=256)
+        assert endpointer.feed(np.full(100, 0.3, dtype=np.float32)) == []
