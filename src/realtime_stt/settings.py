@@ -119,6 +119,7 @@ class Settings(BaseSettings):
     local_min_silence_ms: int = Field(400, ge=50)
     local_speculate_after_ms: int = Field(100, ge=0)
     local_speech_pad_ms: int = Field(200, ge=0)
+    local_vad_sustained_ms: int = Field(256, ge=0)
     local_max_utterance_s: float = Field(20.0, ge=5, le=28)
 
     # OpenAI Realtime engine
