@@ -17,8 +17,10 @@ Corpora (``--corpus``, comma-separated):
 - ``swedish``: the project's Swedish espeak fixtures (``tests/fixtures/sv_*.wav``).
 
 Every recording is followed by ``--gap`` seconds of silence. The table gives word errors (after
-Whisper's English normaliser for English) and, for the streamed finals, the failure events of
-``bench.wer_scoring``: repeated phrases, empty finals on speech, recordings lost.
+Whisper's English normaliser for English) and the failure events of ``bench.wer_scoring``:
+repeated phrases, empty finals on speech, recordings lost, for the streamed finals (a one-shot
+segment may span two recordings, so the events are not counted for it; ``--show`` lists its
+segments).
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ from bench.wer_scoring import (
     build_stream,
     plain_normaliser,
     score_finals,
-    score_text,
 )
 from realtime_stt.engine.protocol import Final, SessionConfig
 from realtime_stt.local.assets import bundled_model_dir
@@ -140,13 +141,15 @@ async def stream_finals(
     return finals
 
 
-def one_shot_text(model: WhisperModel, audio: npt.NDArray[np.int16], language: str) -> str:
+def one_shot(model: WhisperModel, audio: npt.NDArray[np.int16], language: str) -> list[Final]:
+    """The one-shot pass's segments, as finals (so that both are scored recording by
+    recording)."""
     samples = audio.astype(np.float32) / 32768.0
     segments, _ = model.transcribe(samples, language=language, beam_size=5, temperature=0.0)
-    return " ".join(s.text for s in segments)
+    return [Final(i, s.text, s.start, s.end, ()) for i, s in enumerate(segments)]
 
 
-def row(label: str, score: Score, seconds: float, *, events: bool) -> str:
+def row(label: str, score: Score, seconds: float, *, events: bool = True) -> str:
     counts = (
         f"{len(score.repeats)} | {len(score.empty_on_speech)} | {len(score.lost)}"
         if events
@@ -169,9 +172,12 @@ async def run(args: argparse.Namespace) -> None:
         minutes = stream.audio.size / RATE / 60
         label = f"{name} ({len(items)} recordings, {minutes:.1f} min)"
         started = time.perf_counter()
-        text = one_shot_text(model, stream.audio, language)
+        segments = one_shot(model, stream.audio, language)
         elapsed = time.perf_counter() - started
-        print(row(f"{label}, one-shot", score_text(stream, text, normalise), elapsed, events=False))
+        score = score_finals(stream, segments, normalise)
+        print(row(f"{label}, one-shot", score, elapsed, events=False), flush=True)
+        if args.show:
+            show(stream, segments, score)
         for config in args.config.split(","):
             options = CONFIGS[config](engine.streaming)
             started = time.perf_counter()
@@ -180,7 +186,7 @@ async def run(args: argparse.Namespace) -> None:
             )
             score = score_finals(stream, finals, normalise)
             elapsed = time.perf_counter() - started
-            print(row(f"{label}, streamed {config}", score, elapsed, events=True), flush=True)
+            print(row(f"{label}, streamed {config}", score, elapsed), flush=True)
             if args.show:
                 show(stream, finals, score)
 

@@ -94,7 +94,9 @@ def telephone_prompts(tree: Path, min_words: int = 8) -> list[Item]:
             continue
         path = tree / PROMPTS / f"{key.strip()}.wav"
         if path.is_file() and len(text.split()) >= min_words:
-            items.append(Item(key.strip(), read_wav(path), text))
+            # the voice reads the keys' names, which the normaliser would drop as symbols
+            said = text.replace("#", " pound ").replace("*", " star ")
+            items.append(Item(key.strip(), read_wav(path), " ".join(said.split())))
     return items
 
 

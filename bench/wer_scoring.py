@@ -1,11 +1,12 @@
 """Scoring streamed finals against a script of recordings: word errors and failure events.
 
-A *stream* is a list of recordings, each followed by a pause. Every final is assigned to the
-recording its time span overlaps most, and each recording's finals are scored against its text.
-The failure events (see issue 15) are counted per recording:
+A *stream* is a list of recordings, each followed by a pause. Word errors are counted over the
+whole stream: all finals in order against all texts in order (so that a one-shot segment that
+spans two recordings costs nothing extra). For the failure events (see issue 15) every final is
+assigned to the recording its time span overlaps most, and they are counted per recording:
 
-- *repeat*: a phrase of :data:`PHRASE` words occurs in the recording's finals more often than in
-  its text (a sentence said once and transcribed twice, a loop);
+- *repeat*: the recording's finals insert a run of at least :data:`PHRASE` words that they
+  also hold elsewhere (a sentence said once and transcribed twice, a loop);
 - *empty final on speech*: a final without text whose span overlaps a recording;
 - *lost utterance*: a recording that no final with text covers.
 
@@ -15,7 +16,6 @@ other languages, lower-cased with punctuation removed.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -79,18 +79,29 @@ def word_errors(reference: str, hypothesis: str) -> int:
 
 
 def repeated_phrases(reference: str, hypothesis: str) -> list[str]:
-    """Phrases of :data:`PHRASE` words the hypothesis holds more often than the reference."""
-
-    def grams(text: str) -> Counter[tuple[str, ...]]:
-        words = text.split()
-        return Counter(tuple(words[i : i + PHRASE]) for i in range(len(words) - PHRASE + 1))
-
-    said = grams(reference)
-    return [" ".join(g) for g, n in grams(hypothesis).items() if n > max(1, said[g])]
+    """Runs of at least :data:`PHRASE` words the hypothesis inserts (against the reference)
+    that it also holds elsewhere: a phrase transcribed again. A word misheard the same way
+    each time it is said ("color" for "caller") is a substitution, not a repeat."""
+    words = hypothesis.split()
+    if not reference.split() or len(words) < 2 * PHRASE:
+        return []
+    found = []
+    for chunk in jiwer.process_words(reference, hypothesis).alignments[0]:
+        inserted = words[chunk.hyp_start_idx : chunk.hyp_end_idx]
+        if chunk.type != "insert" or len(inserted) < PHRASE:
+            continue
+        rest = [*words[: chunk.hyp_start_idx], "|", *words[chunk.hyp_end_idx :]]
+        for i in range(len(inserted) - PHRASE + 1):
+            gram = inserted[i : i + PHRASE]
+            if any(rest[j : j + PHRASE] == gram for j in range(len(rest) - PHRASE + 1)):
+                found.append(" ".join(inserted))
+                break
+    return found
 
 
 def score_finals(stream: Stream, finals: Sequence[Final], normalise: Callable[[str], str]) -> Score:
-    """Score streamed finals recording by recording (see the module docstring)."""
+    """Score finals in time order: errors over the whole stream, events recording by
+    recording (see the module docstring)."""
     assigned: list[list[Final]] = [[] for _ in stream.spans]
     score = Score()
     for final in finals:
@@ -102,21 +113,13 @@ def score_finals(stream: Stream, finals: Sequence[Final], normalise: Callable[[s
         assigned[best].append(final)
         if not final.text.strip():
             score.empty_on_speech.append(f"{best}: {final.start_s:.1f}-{final.end_s:.1f} s")
+    everything = normalise(" ".join(stream.texts))
+    score.words = len(everything.split())
+    score.errors = word_errors(everything, normalise(" ".join(f.text for f in finals)))
     for index, (text, mine) in enumerate(zip(stream.texts, assigned, strict=True)):
         reference = normalise(text)
         hypothesis = normalise(" ".join(f.text for f in mine))
-        score.words += len(reference.split())
-        score.errors += word_errors(reference, hypothesis)
         score.repeats += [f"{index}: {p}" for p in repeated_phrases(reference, hypothesis)]
         if not hypothesis.split():
             score.lost.append(f"{index}: {text[:60]}")
-    return score
-
-
-def score_text(stream: Stream, text: str, normalise: Callable[[str], str]) -> Score:
-    """Score one transcript of the whole stream (the one-shot pass) against the whole script."""
-    reference = normalise(" ".join(stream.texts))
-    hypothesis = normalise(text)
-    score = Score(len(reference.split()), word_errors(reference, hypothesis))
-    score.repeats = repeated_phrases(reference, hypothesis)
     return score
