@@ -14,7 +14,8 @@ Corpora (``--corpus``, comma-separated):
 - ``natural``: LibriVox readings and telephone prompts (``bench.natural_speech``, fetched with
   ``apt-get download`` on first use), about 15 minutes of English;
 - ``espeak``: :data:`CORPUS`, 40 English sentences spoken by espeak-ng (needs espeak-ng and sox);
-- ``swedish``: the project's Swedish espeak fixtures (``tests/fixtures/sv_*.wav``).
+- ``swedish``: the project's Swedish espeak fixtures (``tests/fixtures/sv_*.wav``) and
+  :data:`SWEDISH_SENTENCES` spoken by espeak-ng in the fixtures' voice (``sv+m3``, 140 wpm).
 
 Every recording is followed by ``--gap`` seconds of silence. The table gives word errors (after
 Whisper's English normaliser for English) and the failure events of ``bench.wer_scoring``:
@@ -28,6 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import subprocess
+import tempfile
 import time
 import wave
 from collections.abc import Callable
@@ -94,6 +97,18 @@ SWEDISH = [
     ("sv_weather", "Hej, jag heter Anna och jag bor i Stockholm. Idag ska vi prata om vädret."),
     ("sv_city", "Stockholm är huvudstaden i Sverige och staden ligger vid vattnet."),
 ]
+SWEDISH_SENTENCES = [
+    "tåget till Göteborg går klockan åtta från spår tre",
+    "min syster arbetar som lärare på en skola i Uppsala",
+    "det regnade hela dagen så vi stannade inne och läste",
+    "kan du köpa mjölk och bröd på vägen hem",
+    "mötet flyttas till torsdag eftermiddag",
+    "barnen spelade fotboll i parken tills det blev mörkt",
+    "vi åkte till fjällen för att åka skidor i februari",
+    "glöm inte att stänga fönstret innan du går",
+    "bussen var försenad på grund av snön",
+    "tack för hjälpen och ha en trevlig helg",
+]
 CONFIGS: dict[str, Callable[[StreamingOptions], StreamingOptions]] = {
     "production": lambda options: options,
     "bench": lambda options: dataclasses.replace(
@@ -108,6 +123,21 @@ def fixture(name: str) -> npt.NDArray[np.int16]:
         return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.int16)
 
 
+def speak_swedish(text: str) -> npt.NDArray[np.int16]:
+    """Swedish speech for ``text`` from espeak-ng, as ``tests/fixtures/make_speech.sh`` makes
+    the Swedish fixtures (needs espeak-ng and sox)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, wav = Path(tmp) / "raw.wav", Path(tmp) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", "sv+m3", "-s", "140", "-w", str(raw), text], check=True)
+        subprocess.run(
+            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True
+        )
+        with wave.open(str(wav)) as reader:
+            return np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2").astype(
+                np.int16
+            )
+
+
 def corpus_items(name: str) -> tuple[Items, str]:
     """The recordings of corpus ``name`` with their texts, and the language."""
     if name == "natural":
@@ -115,7 +145,8 @@ def corpus_items(name: str) -> tuple[Items, str]:
     if name == "espeak":
         return [(synthesise(s).astype(np.int16), s) for s in CORPUS], "en"
     if name == "swedish":
-        return [(fixture(n), text) for n, text in SWEDISH], "sv"
+        spoken = [(speak_swedish(text), text) for text in SWEDISH_SENTENCES]
+        return [(fixture(n), text) for n, text in SWEDISH] + spoken, "sv"
     msg = f"unknown corpus {name!r}"
     raise ValueError(msg)
 
