@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from realtime_stt.app import create_app
+from realtime_stt.server import uvicorn_config
 from realtime_stt.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -78,7 +79,8 @@ def client(client_factory: Callable[..., TestClient]) -> TestClient:
 
 
 class LiveServer:
-    """A real uvicorn server on a free loopback port, in a thread of this process."""
+    """A real uvicorn server on a free loopback port, in a thread of this process, configured as
+    the service configures its own (:func:`realtime_stt.server.uvicorn_config`)."""
 
     def __init__(
         self,
@@ -87,13 +89,8 @@ class LiveServer:
         make_server: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
     ) -> None:
         self.port = free_port()
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            ws_max_size=settings.max_frame_bytes + 4096,
-            lifespan="on",
+        config = uvicorn_config(
+            app, settings, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self.server = make_server(config)
 

@@ -147,7 +147,10 @@ class TestDebugBuffers:
         assert client.get("/debug/front-text").status_code == 401
         assert client.get("/debug/front-text?token=peek").status_code == 200
 
-    def test_debug_endpoints_can_be_removed(self, client_factory: ClientFactory) -> None:
-        """DEBUG_ENDPOINTS=false removes the routes."""
-        client = client_factory(debug_endpoints=False)
-        assert client.get("/debug/front-text").status_code == 404
+    def test_debug_endpoints_can_be_turned_off(self, client_factory: ClientFactory) -> None:
+        """DEBUG_ENDPOINTS=off refuses every read with 403 and says how to turn them on."""
+        client = client_factory(debug_endpoints="off")
+        response = client.get("/debug/front-text")
+        assert response.status_code == 403
+        assert response.json()["detail"]["code"] == "debug_endpoints_off"
+        assert "DEBUG_ENDPOINTS=auto" in response.json()["detail"]["message"]

@@ -1,5 +1,8 @@
 """Who may connect: the Origin rule shared by CORS and ``/ws``, and the optional bearer tokens.
 
+A token travels as ``Authorization: Bearer <token>`` or, where a browser cannot set headers (a
+WebSocket), as ``?token=<token>``; the log redaction masks both (see :mod:`realtime_stt.redaction`).
+
 ``CORSMiddleware`` only guards HTTP, so ``/ws`` calls :meth:`OriginPolicy.allows` itself. A request
 with no ``Origin`` header is not from a browser page and is allowed.
 """
@@ -31,16 +34,24 @@ class OriginPolicy:
         return bool(self._pattern and self._pattern.fullmatch(origin))
 
 
+def offered_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The token a request carries: ``Authorization: Bearer`` wins over ``?token=``."""
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return query.get("token")
+
+
+def secret_equals(offered: str, expected: SecretStr) -> bool:
+    """Constant-time comparison of ``offered`` with ``expected``."""
+    return hmac.compare_digest(offered.encode(), expected.get_secret_value().encode())
+
+
 def token_matches(
     expected: SecretStr | None, headers: Mapping[str, str], query: Mapping[str, str]
 ) -> bool:
     """True when no token is configured, or ``?token=`` / ``Authorization: Bearer`` carries it."""
     if expected is None:
         return True
-    secret = expected.get_secret_value().encode()
-    offered = query.get("token")
-    authorization = headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() == "bearer" and credentials:
-        offered = credentials.strip()
-    return offered is not None and hmac.compare_digest(offered.encode(), secret)
+    offered = offered_token(headers, query)
+    return offered is not None and secret_equals(offered, expected)

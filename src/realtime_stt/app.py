@@ -7,6 +7,10 @@ The debug store is :class:`~realtime_stt.debug_log.DebugLog` (memory) unless ``R
 set, then :class:`~realtime_stt.debug_redis.RedisDebugLog`; the lifespan starts it before serving
 and closes it after. An unreachable Redis never stops start-up.
 
+Start-up logs one line naming the debug endpoints' mode (:mod:`realtime_stt.debug_access`) and
+warns when the OpenAI engine is open to every Lovable app (:func:`log_startup_notes`); every URL
+and header the service's loggers write is redacted (:mod:`realtime_stt.redaction`).
+
 ``app_from_env`` is the factory for running the app under another ASGI server (for example
 ``uvicorn --factory realtime_stt.app:app_from_env``); ``python -m realtime_stt`` builds its app with
 ``create_app`` itself, in each of its ``WORKERS`` processes.
@@ -23,19 +27,25 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from realtime_stt import debug_access
 from realtime_stt.access import OriginPolicy
+from realtime_stt.browser_tokens import BrowserTokens
+from realtime_stt.browser_tokens import router as tokens_router
 from realtime_stt.debug_log import DebugLog, DebugStore
 from realtime_stt.engine.factory import build_engine
 from realtime_stt.engine.protocol import TranscriptionEngine
 from realtime_stt.http_routes import debug_router, router
 from realtime_stt.metrics import Metrics
 from realtime_stt.metrics import router as metrics_router
+from realtime_stt.redaction import install_log_redaction
 from realtime_stt.services import Services, SessionRegistry
 from realtime_stt.settings import Settings, get_settings
 from realtime_stt.ws_connection import LiveConnections
 from realtime_stt.ws_endpoint import websocket_endpoint
 
 log = logging.getLogger(__name__)
+STRANGER_ORIGIN = "https://someone-elses-app.lovable.app"
+"""An origin nobody configured on purpose: if it is allowed, every Lovable app is."""
 
 
 def create_app(settings: Settings, engine: TranscriptionEngine | None = None) -> FastAPI:
@@ -44,19 +54,25 @@ def create_app(settings: Settings, engine: TranscriptionEngine | None = None) ->
     ``engine`` overrides the one the settings name; the app then starts it but leaves closing it to
     the caller, so one engine may serve several apps (as the tests do).
     """
+    install_log_redaction()
     origins = OriginPolicy(settings.allowed_origins, settings.allowed_origin_regex)
     owns_engine = engine is None
     engine = engine if engine is not None else build_engine(settings)
+    capacity = settings.max_sessions or engine.capabilities.default_max_sessions
     services = Services(
         settings=settings,
         engine=engine,
         debug=build_debug_store(settings),
-        sessions=SessionRegistry(settings.max_sessions or engine.capabilities.default_max_sessions),
+        sessions=SessionRegistry(
+            capacity, settings.max_sessions_per_client or max(1, capacity // 2)
+        ),
         origins=origins,
+        browser_tokens=None if settings.api_token is None else BrowserTokens(settings.api_token),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_startup_notes(settings, origins)
         await services.debug.start()
         loader = asyncio.create_task(_start_engine(services))
         try:
@@ -91,12 +107,30 @@ def create_app(settings: Settings, engine: TranscriptionEngine | None = None) ->
     )
     app.include_router(router)
     app.include_router(metrics_router)
-    if settings.debug_endpoints:
-        app.include_router(debug_router)
+    app.include_router(tokens_router)
+    app.include_router(debug_router)
     app.add_api_websocket_route("/ws", websocket_endpoint)
     # The demo page (static/index.html at GET /); mounted last so every route above wins.
     app.mount("/", StaticFiles(packages=[("realtime_stt", "static")], html=True), name="demo")
     return app
+
+
+def log_startup_notes(settings: Settings, origins: OriginPolicy) -> None:
+    """Log the debug endpoints' mode, and warn when anyone's Lovable app may use the OpenAI
+    engine on this service's key (no ``API_TOKEN``, and the origin rule allows every
+    ``*.lovable.app`` page)."""
+    log.info("%s", debug_access.describe(settings))
+    if (
+        settings.resolved_engine == "openai"
+        and settings.api_token is None
+        and origins.allows(STRANGER_ORIGIN)
+    ):
+        log.warning(
+            "ENGINE is openai, API_TOKEN is not set and the origin rule allows every "
+            "*.lovable.app page: any Lovable app can transcribe on this service's OpenAI key. "
+            "Set API_TOKEN (and mint browser tokens with POST /v1/tokens) or narrow "
+            "ALLOWED_ORIGINS / ALLOWED_ORIGIN_REGEX"
+        )
 
 
 def build_debug_store(settings: Settings) -> DebugStore:

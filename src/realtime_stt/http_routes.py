@@ -1,9 +1,10 @@
 """Plain HTTP routes: ``/healthz``, ``/config``, the ``/debug/*`` ring buffers, and the browser
 client module (``/client.js`` and its worklet).
 
-``/healthz`` depends on the engine only: a shared debug store (Redis) that is unreachable shows
-as ``"redis": "degraded"`` but leaves the status 200, because transcription goes on without it.
-A debug read that the store cannot serve answers 503.
+``/healthz`` depends on the engine and the drain only: a shared debug store (Redis) that is
+unreachable shows as ``"redis": "degraded"`` but leaves the status 200, because transcription goes
+on without it. A debug read that the store cannot serve answers 503; who may read is
+:mod:`realtime_stt.debug_access`'s decision.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from realtime_stt.access import token_matches
+from realtime_stt import debug_access
 from realtime_stt.debug_log import BUFFER_NAMES, BufferName, DebugStoreUnavailableError
 from realtime_stt.services import Services
 
@@ -33,8 +34,10 @@ router = APIRouter()
 
 
 @router.get("/healthz")
-def healthz(services: ServicesDep) -> JSONResponse:
-    """200 once the engine is ready, 503 while it loads or after it failed to load.
+def healthz(request: Request, services: ServicesDep) -> JSONResponse:
+    """200 once the engine is ready; 503 while it loads, after it failed to load, or from the
+    moment a shutdown starts draining the sessions (``draining``), so a load balancer sends new
+    clients elsewhere at once.
 
     ``redis`` is ``"off"`` (buffers in memory), ``"ok"`` or ``"degraded"``; it never changes the
     status code.
@@ -43,6 +46,8 @@ def healthz(services: ServicesDep) -> JSONResponse:
     status = "ok" if engine.ready else "starting"
     if services.engine_error is not None:
         status = "error"
+    elif request.app.state.live.draining:
+        status = "draining"
     body: dict[str, Any] = {
         "status": status,
         "engine": engine.name,
@@ -108,12 +113,14 @@ for _file in CLIENT_FILES:
     _make_client_route(_file)
 
 
-def _require_debug_token(request: Request, services: ServicesDep) -> None:
-    if not token_matches(services.settings.debug_token, request.headers, request.query_params):
-        raise HTTPException(status_code=401, detail="debug token required")
+def _debug_allowed(request: Request, services: ServicesDep) -> None:
+    refusal = debug_access.check(services.settings, request.headers, request.query_params)
+    if refusal is not None:
+        detail = {"code": refusal.code, "message": refusal.message}
+        raise HTTPException(status_code=refusal.status, detail=detail)
 
 
-debug_router = APIRouter(prefix="/debug", dependencies=[Depends(_require_debug_token)])
+debug_router = APIRouter(prefix="/debug", dependencies=[Depends(_debug_allowed)])
 
 
 def _make_debug_route(name: BufferName) -> None:

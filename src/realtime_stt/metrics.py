@@ -3,6 +3,10 @@
 Each app has its own :class:`Metrics` with its own registry (several apps may live in one test
 process). Every series carries the ``instance`` label so that scrapes of several instances can be
 told apart.
+
+``/metrics`` is collected on the event loop, the thread that changes what the collectors read
+(the set of live outboxes, the engine's usage totals): a scrape in a worker thread could iterate
+them while the loop changes them.
 """
 
 from __future__ import annotations
@@ -142,7 +146,7 @@ router = APIRouter()
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
+async def metrics(request: Request) -> Response:
     """The Prometheus text exposition of this process's metrics."""
     registry: Metrics = request.app.state.metrics
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

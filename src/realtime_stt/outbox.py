@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from realtime_stt import wire
@@ -41,8 +42,16 @@ class CloseRequest:
 class Outbox:
     """Bounded message queue between the session logic and the socket writer."""
 
-    def __init__(self, capacity: int, partial_interval_s: float = PARTIAL_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        partial_interval_s: float = PARTIAL_INTERVAL_S,
+        *,
+        on_partial_dropped: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_partial_dropped`` is called once for every partial the policy drops."""
         self._capacity = capacity
+        self._on_partial_dropped = on_partial_dropped
         self._partial_interval_s = partial_interval_s
         self._items: deque[Message] = deque()
         self._close: CloseRequest | None = None
@@ -60,7 +69,7 @@ class Outbox:
         if isinstance(message, wire.Partial | wire.Final):
             for index, queued in enumerate(self._items):
                 if isinstance(queued, wire.Partial) and queued.segment_id == message.segment_id:
-                    self.dropped_partials += 1
+                    self._dropped_partial()
                     if isinstance(message, wire.Partial):
                         self._items[index] = message
                         return True
@@ -68,7 +77,7 @@ class Outbox:
                     break
         if len(self._items) >= self._capacity and not self._drop_oldest_partial():
             if isinstance(message, wire.Partial):
-                self.dropped_partials += 1
+                self._dropped_partial()
                 return True
             return False
         self._items.append(message)
@@ -110,10 +119,15 @@ class Outbox:
             return 0.0
         return self._next_partial_at - now
 
+    def _dropped_partial(self) -> None:
+        self.dropped_partials += 1
+        if self._on_partial_dropped is not None:
+            self._on_partial_dropped()
+
     def _drop_oldest_partial(self) -> bool:
         for index, queued in enumerate(self._items):
             if isinstance(queued, wire.Partial):
                 del self._items[index]
-                self.dropped_partials += 1
+                self._dropped_partial()
                 return True
         return False

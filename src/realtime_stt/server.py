@@ -1,8 +1,13 @@
 """One server process: the app under uvicorn, draining its sessions before it stops.
 
-On the first SIGTERM or SIGINT the server stops taking sessions' audio: every open session gets
-its remaining finals and a 1001 close (within :data:`SHUTDOWN_GRACE_S`), then uvicorn shuts down
-as usual. A second signal stops at once.
+On the first SIGTERM or SIGINT the server is draining at once (``/healthz`` answers 503
+``draining``, new sessions are refused) and stops taking sessions' audio: every open session is
+told (``shutting_down``), gets its remaining finals and a 1001 close (within
+:data:`SHUTDOWN_GRACE_S`), then uvicorn shuts down as usual. A second signal stops at once.
+
+:func:`uvicorn_config` is the one place uvicorn is configured (tests start servers with it too):
+the WebSocket layer's frame limit is ``MAX_FRAME_BYTES`` and answers in words, request headers
+have ``HEADER_TIMEOUT_S`` to arrive, and the access log is redacted by the app.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 import uvicorn
 
 from realtime_stt.settings import Settings
+from realtime_stt.uvicorn_protocols import FrameLimitProtocol, header_timeout_protocol
 from realtime_stt.ws_connection import LiveConnections
 
 SHUTDOWN_GRACE_S = 15.0
@@ -52,6 +58,7 @@ class DrainingServer(uvicorn.Server):
         gc.freeze()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._live.draining = True  # /healthz turns 503 now, not once the sessions are gone
         if self._draining or self._loop is None or not len(self._live):
             super().handle_exit(sig, frame)
             return
@@ -78,15 +85,23 @@ def serve(settings: Settings, sock: socket.socket | None = None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ws_max_size=settings.max_frame_bytes + 4096,
-        proxy_headers=True,
-        log_level="info",
-    )
+    config = uvicorn_config(app, settings, host=settings.host, port=settings.port)
     server = DrainingServer(config, app.state.live)
     server.run(sockets=None if sock is None else [sock])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
+
+
+def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for ``app``: :mod:`realtime_stt.uvicorn_protocols`' HTTP and
+    WebSocket protocols, the frame limit ``MAX_FRAME_BYTES``, forwarded headers, and ``options``
+    (``host``, ``port``, ``log_level``...) on top."""
+    values: dict[str, Any] = {
+        "http": header_timeout_protocol(settings.header_timeout_s),
+        "ws": FrameLimitProtocol,
+        "ws_max_size": settings.max_frame_bytes,
+        "proxy_headers": True,
+        "log_level": "info",
+    }
+    values.update(options)
+    return uvicorn.Config(app, **values)

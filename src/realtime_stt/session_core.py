@@ -14,7 +14,12 @@ Rules it enforces:
 - exactly one final per segment: events for a closed segment are dropped, and segments still open
   when the engine stops are closed with an empty final;
 - ``end`` (or the session length limit) ends the engine's input; the close (1000) comes only after
-  the engine has delivered every final; :meth:`SessionCore.shutdown` does the same with 1001.
+  the engine has delivered every final;
+- :meth:`SessionCore.shutdown` (the server is stopping) moves to its own state, ``DRAINING``: the
+  client is told once (``shutting_down``), later audio and control messages are ignored without
+  another word, and the close after the finals is 1001;
+- :meth:`SessionCore.idle_timeout` (no audio for ``IDLE_TIMEOUT_S``) tells the client
+  (``idle_timeout``), ends the input, and closes with 1008 after the finals.
 """
 
 from __future__ import annotations
@@ -70,10 +75,12 @@ Action = Send | PushAudio | FlushEngine | EndEngineInput | Close
 
 
 class State(enum.Enum):
-    """Where the session is: taking audio, draining the engine after input ended, or closed."""
+    """Where the session is: taking audio; finishing after the client's ``end`` (or a limit);
+    finishing because the server is stopping; or closed."""
 
     OPEN = "open"
     ENDING = "ending"
+    DRAINING = "draining"
     CLOSED = "closed"
 
 
@@ -118,7 +125,7 @@ class SessionCore:
                 f"frames may hold at most {self.max_frame_bytes} bytes; got {len(data)}",
                 CLOSE_TOO_BIG,
             )
-        if not data:
+        if not data or self.state is State.DRAINING:
             return []
         if self.state is State.ENDING:
             return self._after_end()
@@ -150,6 +157,8 @@ class SessionCore:
             control = wire.parse_control(text)
         except wire.ControlError as exc:
             return [Send(wire.Error(code=exc.code, message=str(exc)))]
+        if self.state is State.DRAINING:
+            return []
         if self.state is State.ENDING:
             return [Send(wire.Error(code="already_ended", message="input has already ended"))]
         if isinstance(control, wire.Flush):
@@ -157,11 +166,29 @@ class SessionCore:
         return self._end_input()
 
     def shutdown(self) -> list[Action]:
-        """The server is stopping: finish like ``end``, but close with 1001 (going away)."""
-        if self.state is State.CLOSED:
+        """The server is stopping: tell the client, end the input, close with 1001 after the
+        finals. A session already ending only changes its close code."""
+        if self.state in {State.CLOSED, State.DRAINING}:
             return []
         self._close_code, self._close_reason = CLOSE_GOING_AWAY, "server shutting down"
-        return self._end_input()
+        if self.state is State.ENDING:
+            return []
+        self.state = State.DRAINING
+        message = (
+            "the server is shutting down: audio from now on is ignored; the remaining finals "
+            "follow, then close 1001; reconnect to go on"
+        )
+        return [Send(wire.Error(code="shutting_down", message=message)), EndEngineInput()]
+
+    def idle_timeout(self, seconds: float) -> list[Action]:
+        """No audio came for ``seconds``: tell the client, end the input, close with 1008 after
+        the finals. Only while the session takes audio."""
+        if self.state is not State.OPEN:
+            return []
+        self._close_code, self._close_reason = CLOSE_POLICY, "idle timeout"
+        self._told_after_end = True  # audio that crosses the close is dropped without a word
+        message = f"no audio for {seconds:g} s; the session is closed"
+        return [Send(wire.Error(code="idle_timeout", message=message)), *self._end_input()]
 
     # -- engine side -------------------------------------------------------------------------
 
@@ -189,7 +216,7 @@ class SessionCore:
         """The engine's event stream ended: close, cleanly if input had ended."""
         if self.state is State.CLOSED:
             return []
-        if self.state is State.ENDING:
+        if self.state in {State.ENDING, State.DRAINING}:
             return [
                 *self._close_open_segments(),
                 *self._close(self._close_code, self._close_reason),

@@ -15,10 +15,11 @@ import re
 import socket
 from functools import lru_cache
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from realtime_stt.redaction import redact_url
 
 DEFAULT_ORIGINS = ("https://stefan-api-test-6.lovable.app",)
 DEFAULT_ORIGIN_REGEX = (
@@ -62,15 +63,18 @@ def _empty_is_default_instance(value: Any) -> Any:
 InstanceId = Annotated[str, BeforeValidator(_empty_is_default_instance)]
 
 
-def redact_url(url: str) -> str:
-    """``url`` with its password (in the user info or a ``password=`` query) shown as ``***``."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        userinfo, _, hostport = parts.netloc.rpartition("@")
-        parts = parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}")
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
-    shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
-    return shown + (f"?{urlencode(query, safe='*')}" if query else "")
+def _debug_switch(value: Any) -> Any:
+    """``DEBUG_ENDPOINTS`` as first released was a boolean: true is ``auto``, false is ``off``."""
+    if isinstance(value, bool):
+        return "auto" if value else "off"
+    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "on"}:
+        return "auto"
+    if isinstance(value, str) and value.strip().lower() in {"false", "0", "no"}:
+        return "off"
+    return value
+
+
+DebugEndpoints = Annotated[Literal["auto", "open", "token", "off"], BeforeValidator(_debug_switch)]
 
 
 class Settings(BaseSettings):
@@ -94,11 +98,15 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(1 << 20, ge=1024)
     max_sessions: OptionalInt = Field(None, ge=1)
     """Unset: the engine's ``default_max_sessions`` (8 for the local engine, 100 for OpenAI)."""
+    max_sessions_per_client: OptionalInt = Field(None, ge=1)
+    """Unset: half the session limit (at least 1), per client address."""
+    idle_timeout_s: float = Field(60.0, ge=0)
+    header_timeout_s: float = Field(10.0, gt=0)
     max_session_seconds: float = Field(4 * 3600.0, gt=0)
     outbox_size: int = Field(256, ge=8)
 
     # Debug ring buffers
-    debug_endpoints: bool = True
+    debug_endpoints: DebugEndpoints = "auto"
     debug_token: OptionalSecret = None
     debug_buffer_size: int = Field(500, ge=1)
 
@@ -138,6 +146,7 @@ class Settings(BaseSettings):
     openai_speech_pad_ms: int = Field(200, ge=0, le=1000)
     openai_max_utterance_s: float = Field(30.0, ge=5, le=600)
     openai_noise_reduction: Literal["near_field", "far_field", "none"] = "near_field"
+    openai_retry_window_s: float = Field(30.0, ge=0, le=600)
 
     @field_validator("openai_keywords")
     @classmethod
@@ -164,6 +173,13 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return self
 
+    @model_validator(mode="after")
+    def _token_mode_needs_a_token(self) -> Settings:
+        if self.debug_endpoints == "token" and self.debug_token is None:
+            msg = "DEBUG_ENDPOINTS=token needs DEBUG_TOKEN"
+            raise ValueError(msg)
+        return self
+
     @property
     def resolved_engine(self) -> Literal["local", "openai"]:
         """The engine actually served: ``auto`` means OpenAI when a key is set, else local."""
@@ -177,6 +193,7 @@ class Settings(BaseSettings):
         for name in ("api_token", "debug_token", "openai_api_key"):
             view[name] = {"set": getattr(self, name) is not None}
         view["redis_url"] = None if self.redis_url is None else redact_url(self.redis_url)
+        view["openai_base_url"] = redact_url(self.openai_base_url)
         view["resolved_engine"] = self.resolved_engine
         return view
 

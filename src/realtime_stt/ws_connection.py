@@ -1,10 +1,16 @@
 """One accepted ``/ws`` connection: carries out :class:`SessionCore` actions on a real socket.
 
-Three tasks run in one task group: :meth:`Connection.read` (socket to core),
-:meth:`Connection.drain` (engine events to core) and :meth:`Connection.write` (outbox to socket).
-When one finishes, the others are cancelled. A send that cannot complete within
-:data:`SEND_TIMEOUT_S` (a client that stopped reading, so the socket's buffers are full) ends the
-connection: the server drops it rather than holding its memory.
+Four tasks run in one task group: :meth:`Connection.read` (socket to core),
+:meth:`Connection.drain` (engine events to core), :meth:`Connection.write` (outbox to socket) and
+:meth:`Connection.watch_idle` (``IDLE_TIMEOUT_S``). When one finishes, the others are cancelled.
+A send that cannot complete within :data:`SEND_TIMEOUT_S` (a client that stopped reading, so the
+socket's buffers are full) ends the connection: the server drops it rather than holding its
+memory.
+
+While the engine has no room for more audio the reader does not read, so TCP slows the client
+down. An engine that makes no room for :data:`STALL_TIMEOUT_S` is failed in words
+(``engine_stalled``, close 1011) before the WebSocket's keepalive gives up on a client whose pongs
+are not being read (uvicorn's ping timeout is 20 s).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from realtime_stt.session_core import (
     PushAudio,
     Send,
     SessionCore,
+    State,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +49,8 @@ OFF_LOOP_SAMPLES = 16_000
 """Chunks longer than this are resampled in a worker thread rather than on the event loop."""
 SEND_TIMEOUT_S = 10.0
 """A client that takes longer than this to accept one message is dropped."""
+STALL_TIMEOUT_S = 15.0
+"""The longest the reader waits for the engine to make room before the session fails."""
 
 
 class Connection:
@@ -67,6 +76,7 @@ class Connection:
         )
         self.chunks_in = 0
         self.chunks_out = 0
+        self.last_audio_at = time.monotonic()
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=2048)
         metrics.track_outbox(outbox)
 
@@ -127,10 +137,37 @@ class Connection:
             data: bytes | None = message.get("bytes")
             text: str | None = message.get("text")
             if data is not None:
+                self.last_audio_at = time.monotonic()
                 await self.apply(self.core.receive_bytes(data))
-                await self.stream.wait_for_room()  # backpressure: read no faster than we work
+                await self._wait_for_room()
             elif text is not None:
                 await self.apply(self.core.receive_text(text))
+
+    async def _wait_for_room(self) -> None:
+        """Backpressure: read no faster than the engine works, but fail a stalled engine."""
+        if self.core.state is State.CLOSED:
+            return
+        with anyio.move_on_after(STALL_TIMEOUT_S) as waited:
+            await self.stream.wait_for_room()
+        if waited.cancelled_caught:
+            log.warning("session %s: the engine made no room in %g s", self.core.session_id,
+                        STALL_TIMEOUT_S)  # fmt: skip
+            message = f"the engine accepted no audio for {STALL_TIMEOUT_S:g} s"
+            stalled = EngineError(code="engine_stalled", message=message, fatal=True)
+            await self.apply(self.core.engine_event(stalled))
+
+    async def watch_idle(self) -> None:
+        """End the session once no audio came for ``IDLE_TIMEOUT_S`` (0: never)."""
+        limit = self.services.settings.idle_timeout_s
+        if limit <= 0:
+            await anyio.sleep_forever()
+        while self.core.state is State.OPEN:
+            quiet = time.monotonic() - self.last_audio_at
+            if quiet >= limit:
+                await self.apply(self.core.idle_timeout(limit))
+                break
+            await anyio.sleep(limit - quiet)
+        await anyio.sleep_forever()  # the writer ends the connection once the close is sent
 
     async def drain(self) -> None:
         """Feed engine events to the core; when the engine ends, let the writer close."""
@@ -198,7 +235,7 @@ class Connection:
                 finally:
                     tasks.cancel_scope.cancel()
 
-            for part in ("read", "drain", "write"):
+            for part in ("read", "drain", "write", "watch_idle"):
                 tasks.start_soon(run_then_stop, part)
 
 

@@ -108,6 +108,12 @@ class LocalEngine:
         return self._whisper is not None
 
     @property
+    def supported_languages(self) -> frozenset[str]:
+        """The model's language codes (only ``en`` for an English-only model); empty until
+        loaded."""
+        return frozenset(self._whisper.supported_languages) if self._whisper else frozenset()
+
+    @property
     def compute(self) -> Compute:
         """The shared limiter; only valid after :meth:`start`."""
         if self._compute is None:

@@ -1,0 +1,107 @@
+"""Limits that protect other users: idle sessions, sessions per address, slow request headers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.conftest import LiveServer, silence
+from tests.wsutil import collect, finish
+
+ClientFactory = Callable[..., TestClient]
+ServerFactory = Callable[..., LiveServer]
+
+
+class TestIdleTimeout:
+    def test_a_session_without_audio_is_told_and_closed(
+        self, live_server_factory: ServerFactory
+    ) -> None:
+        """No audio for IDLE_TIMEOUT_S: idle_timeout, then close 1008, freeing the slot."""
+        server = live_server_factory(idle_timeout_s=0.5)
+        with connect(server.ws_url + "?language=en") as ws:
+            assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+            messages, code = until_closed(ws)
+        assert [m["code"] for m in messages] == ["idle_timeout"]
+        assert code == 1008
+
+    def test_audio_keeps_a_session_open(self, live_server_factory: ServerFactory) -> None:
+        """A session that keeps sending audio, however quiet, past the timeout is not idle."""
+        server = live_server_factory(idle_timeout_s=1.5)
+        with connect(server.ws_url + "?language=en") as ws:
+            ws.recv(timeout=30)
+            for _ in range(12):  # 3 s of wall time, a chunk every 0.25 s
+                ws.send(silence(0.25))
+                time.sleep(0.25)
+            ws.send(json.dumps({"type": "end"}))
+            messages, code = until_closed(ws)
+        assert all(m["type"] != "error" for m in messages)
+        assert code == 1000
+
+
+def until_closed(ws: ClientConnection) -> tuple[list[dict[str, object]], int | None]:
+    """Every message until the server closes (each within 30 s), and the close code."""
+    messages: list[dict[str, object]] = []
+    try:
+        while True:
+            messages.append(json.loads(ws.recv(timeout=30)))
+    except ConnectionClosed as closed:
+        return messages, None if closed.rcvd is None else closed.rcvd.code
+
+
+class TestSessionsPerAddress:
+    def test_one_address_cannot_take_every_slot(self, client_factory: ClientFactory) -> None:
+        """Beyond MAX_SESSIONS_PER_CLIENT, one address gets too_many_sessions and 1013."""
+        client = client_factory(max_sessions=8, max_sessions_per_client=2)
+        with client.websocket_connect("/ws") as first, client.websocket_connect("/ws") as second:
+            first.receive_json()
+            second.receive_json()
+            with client.websocket_connect("/ws") as third:
+                messages, code = collect(third)
+            assert [m["code"] for m in messages] == ["too_many_sessions"]
+            assert code == 1013
+            finish(first)
+            deadline = time.monotonic() + 30
+            while client.get("/healthz").json()["sessions"] != 1:  # the first's slot is freed
+                assert time.monotonic() < deadline, "the closed session kept its slot"
+                time.sleep(0.02)
+            with client.websocket_connect("/ws") as again:  # this address has a free slot again
+                assert again.receive_json()["type"] == "ready"
+                finish(again)
+            finish(second)
+
+    def test_the_default_is_half_the_session_limit(self, client_factory: ClientFactory) -> None:
+        """Unset, each address may hold half of MAX_SESSIONS (at least one)."""
+        client = client_factory(max_sessions=4)
+        with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
+            a.receive_json()
+            b.receive_json()
+            with client.websocket_connect("/ws") as c:
+                assert collect(c)[0][0]["code"] == "too_many_sessions"
+            finish(a)
+            finish(b)
+
+
+class TestHeaderTimeout:
+    def test_a_client_trickling_headers_is_disconnected(
+        self, live_server_factory: ServerFactory
+    ) -> None:
+        """Request headers not complete within HEADER_TIMEOUT_S: the connection is closed."""
+        server = live_server_factory(header_timeout_s=0.5)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            assert sock.recv(1024) == b""  # closed by the server, with no response
+
+    def test_complete_headers_are_served_whatever_the_body_takes(
+        self, live_server_factory: ServerFactory
+    ) -> None:
+        """The deadline covers the headers only: a request sent whole is answered."""
+        server = live_server_factory(header_timeout_s=0.5)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(1024).startswith(b"HTTP/1.1 200")
