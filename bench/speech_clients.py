@@ -145,7 +145,7 @@ class SpeechResult:
         return self.sent_at[index] if index < len(self.sent_at) else None
 
 
-async def read_messages(ws: ClientConnection, result: SpeechResult) -> None:
+async def read_messages(ws: ClientConnection, result: SpeechResult, all_in: asyncio.Event) -> None:
     """Record partials, finals (with the fake's stamp: added latency) and errors."""
     with contextlib.suppress(ConnectionClosed):
         async for raw in ws:
@@ -162,6 +162,8 @@ async def read_messages(ws: ClientConnection, result: SpeechResult) -> None:
                 _stamp(str(message.get("text", "")), stamp_now, result)
             elif kind == COMPLETED:  # the bare relay passes upstream's events on
                 result.completions += 1
+                if result.completions >= len(result.sentences):
+                    all_in.set()
                 _stamp(str(message.get("transcript", "")), stamp_now, result)
             elif kind == "error":
                 result.errors.append(str(message.get("code")))
@@ -178,10 +180,11 @@ async def run_speech_stream(
     ws: ClientConnection, system: System, audio: bytes, result: SpeechResult, start: float
 ) -> SpeechResult:
     """Stream ``audio`` in real time from ``start``, send ``end``, and read until the close."""
-    reader = asyncio.create_task(read_messages(ws, result))
+    all_in = asyncio.Event()
+    reader = asyncio.create_task(read_messages(ws, result, all_in))
     size = 2 * round(system.rate * CHUNK_S)
     try:
-        async with asyncio.timeout(len(audio) / 2 / system.rate + 60):
+        async with asyncio.timeout(len(audio) / 2 / system.rate + 30):
             for number, offset in enumerate(range(0, len(audio), size)):
                 delay = start + number * CHUNK_S - time.monotonic()
                 if delay > 0:
@@ -189,7 +192,10 @@ async def run_speech_stream(
                 result.sent_at.append(time.monotonic())
                 await ws.send(audio[offset : offset + size])
             await ws.send(END)
-            await reader
+            if system.service:  # the service closes with 1000 after the last final
+                await reader
+            else:  # the bare relay knows no end: wait for a completion per sentence
+                await all_in.wait()
     except TimeoutError:
         result.failure = "timed out"
     except (WebSocketException, OSError) as exc:
@@ -198,4 +204,7 @@ async def run_speech_stream(
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
+        with contextlib.suppress(WebSocketException, OSError, TimeoutError):
+            async with asyncio.timeout(5):
+                await ws.close()
     return result
