@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from realtime_stt.local.vad import StreamingVad
-from realtime_stt.openai_engine.vad_batch import BatchVad, LaneVad, batched_model
+from realtime_stt.openai_engine.vad_batch import GATE_RMS, BatchVad, LaneVad, batched_model
 from tests.conftest import speech
 
 NAMES = ("en_weather", "sv_city", "en_fox")
@@ -65,3 +65,30 @@ def test_the_openai_engine_imports_without_whisper() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+class _CountingSession:
+    """Wraps the batched model, counting the frames it is asked to score."""
+
+    def __init__(self, session: object) -> None:
+        self._session = session
+        self.frames = 0
+
+    def run(self, names: object, feeds: dict[str, np.ndarray]) -> object:
+        self.frames += feeds["input"].shape[0]
+        return self._session.run(names, feeds)  # type: ignore[attr-defined]
+
+
+def test_frames_under_the_gate_are_silence_without_running_the_model() -> None:
+    """A second of -70 dBFS noise scores 0 with no model call; speech after it is still heard."""
+    session = _CountingSession(batched_model())
+    vad = BatchVad(session, GATE_RMS)
+    lane = LaneVad()
+    quiet = np.random.default_rng(1).normal(0, 10 ** (-70 / 20), 16_000).astype(np.float32)
+    [probs] = vad.score([(lane, quiet)])
+    assert probs.size == 31
+    assert not probs.any()
+    assert session.frames == 0
+    [probs] = vad.score([(lane, _audio("en_weather")[:16_000])])
+    assert session.frames > 0
+    assert probs.max() > 0.9

@@ -26,7 +26,7 @@ import numpy.typing as npt
 import soxr
 
 from realtime_stt.local.vad import SAMPLE_RATE as VAD_RATE
-from realtime_stt.openai_engine.vad_batch import BatchVad, LaneVad, batched_model
+from realtime_stt.openai_engine.vad_batch import GATE_RMS, BatchVad, LaneVad, batched_model
 
 log = logging.getLogger(__name__)
 UPSTREAM_RATE = 24_000
@@ -168,7 +168,7 @@ class ScoringThread:
         self._thread.start()
 
     def _run(self) -> None:
-        vad = BatchVad(batched_model())
+        vad = BatchVad(batched_model(), GATE_RMS)
         while not self._stopping:
             self._signal.wait()
             self._signal.clear()

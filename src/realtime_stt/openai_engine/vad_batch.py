@@ -29,6 +29,8 @@ from realtime_stt.local.vad import FRAME, StreamingVad, model_path
 log = logging.getLogger(__name__)
 _CONTEXT = 64
 _HIDDEN = 128
+GATE_RMS = 10 ** (-50 / 20)
+"""Frames quieter than -50 dBFS (RMS) are silence without running the model."""
 Floats = npt.NDArray[np.float32]
 
 
@@ -93,10 +95,18 @@ class LaneVad:
 
 class BatchVad:
     """Scores the new audio of many streams together (``session``: from :func:`batched_model`,
-    or ``None`` to score each stream with its own :class:`StreamingVad`)."""
+    or ``None`` to score each stream with its own :class:`StreamingVad`).
 
-    def __init__(self, session: Any) -> None:
+    A frame whose RMS is under ``gate`` (full scale 1.0; the default :data:`GATE_RMS` is
+    -50 dBFS, far below speech into a microphone) is silence: it gets probability 0 without
+    running the model, and its stream's LSTM state is left as it was. In a conversation, the
+    pauses and the gaps between words are such frames (about 28 % of the benchmark's audio).
+    ``gate=0`` scores every frame.
+    """
+
+    def __init__(self, session: Any, gate: float = 0.0) -> None:
         self._session = session
+        self._gate = gate
 
     def score(self, work: list[tuple[LaneVad, Floats]]) -> list[Floats]:
         """Speech probabilities of the whole frames each stream's audio completes, in order."""
@@ -109,8 +119,14 @@ class BatchVad:
             lane.leftover = data[whole:].copy()
             frames.append(data[:whole].reshape(-1, FRAME))
         probs = [np.zeros(f.shape[0], dtype=np.float32) for f in frames]
+        loud = [np.sqrt(np.mean(f * f, axis=1)) >= self._gate for f in frames]
         for step in range(max((f.shape[0] for f in frames), default=0)):
-            rows = [i for i, f in enumerate(frames) if f.shape[0] > step]
+            for i, f in enumerate(frames):  # a quiet frame is silence: only its context is kept
+                if f.shape[0] > step and not loud[i][step]:
+                    work[i][0].context = f[step, -_CONTEXT:].copy()
+            rows = [i for i, f in enumerate(frames) if f.shape[0] > step and loud[i][step]]
+            if not rows:
+                continue
             lanes = [work[i][0] for i in rows]
             current = np.stack([frames[i][step] for i in rows])
             context = np.stack([lane.context for lane in lanes])
