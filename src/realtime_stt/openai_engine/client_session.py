@@ -92,6 +92,7 @@ class ClientCommitSession:
         self._lane: ScoringLane | None = None
         self._room = asyncio.Event()
         self._room.set()
+        self._connecting = False
         self._ended = False
         self._ending = False
         self._overflow = False
@@ -168,7 +169,7 @@ class ClientCommitSession:
         if backlog > self._tuning.max_backlog_s * RATE:
             self._overflow = True
             self._wake.ring()
-        if backlog > self._tuning.room_s * RATE:
+        if backlog > self._tuning.room_samples(RATE, connecting=self._connecting):
             self._room.clear()
         else:
             self._room.set()
@@ -264,7 +265,10 @@ class ClientCommitSession:
                 return
             position += len(chunk) // 2
             self._usage.sent(len(chunk) / 2 / RATE)
-            if not await link.send(events.append_event(chunk)):
+            frame = events.append_event(chunk)
+            if link.writable:  # the common case: no drain, no send context (see Upstream)
+                link.send_nowait(frame)
+            elif not await link.send(frame):
                 return
 
     async def _commit(self, link: Upstream, segment: int, end: int, end_s: float) -> None:
@@ -293,10 +297,15 @@ class ClientCommitSession:
 
     async def _open(self) -> Upstream:
         gen, self._next_gen = self._next_gen, self._next_gen + 1
+        self._connecting = True  # the client may queue more while an outage is retried
+        self._check_backlog()
         try:
             link = await open_upstream(self._target, self._tuning, gen)
         except UpstreamRejectedError as exc:
             raise FatalError(EngineError(exc.code, exc.message, fatal=True)) from exc
+        finally:
+            self._connecting = False
+            self._check_backlog()
         self._links = [old for old in self._links if not old.finished.is_set()] + [link]
         self._live.add(gen)
         if self._tasks is None:
