@@ -8,8 +8,9 @@ answers our ``session.update``; each attempt is bounded by ``Tuning.connect_time
   ``error`` event answering the configuration (``upstream_auth_failed`` for ``invalid_api_key``,
   else ``upstream_error:<code>``).
 * anything else (5xx, 408, 429, timeouts, refused TCP, early close) is retried after
-  :meth:`Tuning.backoff` with up to 20 % jitter, ``max_attempts`` times in all; then
-  ``upstream_unavailable``. All three codes are raised as ``fatal`` engine errors by the session.
+  :meth:`Tuning.backoff` with up to 20 % jitter, ``max_attempts`` times in all and for at least
+  ``Tuning.retry_window_s``; then ``upstream_unavailable``. All three codes are raised as
+  ``fatal`` engine errors by the session.
 """
 
 from __future__ import annotations
@@ -128,15 +129,21 @@ class Upstream:
 async def open_upstream(target: Target, tuning: Tuning, gen: int) -> Upstream:
     """Connect and configure, retrying transient failures; raises :class:`UpstreamRejectedError`."""
     failure = "no attempt made"
-    for attempt in range(1, tuning.max_attempts + 1):
+    deadline = time.monotonic() + tuning.retry_window_s
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return Upstream(await _open_once(target, tuning), gen)
         except _RetryableError as exc:
             failure = str(exc)
             log.warning("OpenAI connect attempt %d/%d: %s", attempt, tuning.max_attempts, failure)
-        if attempt < tuning.max_attempts:
-            await anyio.sleep(tuning.backoff(attempt) * random.uniform(0.8, 1.0))
-    message = f"OpenAI Realtime unreachable after {tuning.max_attempts} attempts: {failure}"
+        left = deadline - time.monotonic()
+        if attempt >= tuning.max_attempts and left <= 0:
+            break
+        pause = tuning.backoff(attempt) * random.uniform(0.8, 1.0)
+        await anyio.sleep(pause if attempt < tuning.max_attempts else min(pause, left))
+    message = f"OpenAI Realtime unreachable after {attempt} attempts: {failure}"
     raise UpstreamRejectedError("upstream_unavailable", message)
 
 

@@ -49,7 +49,7 @@ class OpenAIEngine:
     def __init__(self, settings: Settings, *, tuning: Tuning | None = None) -> None:
         self.model = settings.openai_realtime_model
         self._settings = settings
-        self._tuning = tuning or Tuning()
+        self._tuning = tuning or Tuning(retry_window_s=settings.openai_retry_window_s)
         self._url: str | None = None
         self._error: ConfigError | None = None
         self._warnings: list[str] = []

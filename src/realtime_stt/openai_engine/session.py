@@ -97,6 +97,7 @@ class OpenAISession:
         self._backlog = 0
         self._room = asyncio.Event()
         self._room.set()
+        self._connecting = False
         self._ended = False
         self._overflow = False
         self._end_deadline: float | None = None
@@ -127,7 +128,7 @@ class OpenAISession:
             self._overflow = True
         else:
             self._commands.append(pcm)
-        if self._backlog > self._tuning.room_s * SAMPLE_RATE:
+        if self._backlog > self._tuning.room_samples(SAMPLE_RATE, connecting=self._connecting):
             self._room.clear()
         self._wake.ring()
 
@@ -246,7 +247,7 @@ class OpenAISession:
         command = self._commands.popleft()
         if isinstance(command, bytes):
             self._backlog -= len(command) // 2
-            if self._backlog <= self._tuning.room_s * SAMPLE_RATE:
+            if self._backlog <= self._tuning.room_samples(SAMPLE_RATE, connecting=False):
                 self._room.set()
             self._uplink.add(command, now)
             await self._uplink.send_pending(link, everything=False)
@@ -260,10 +261,15 @@ class OpenAISession:
 
     async def _open(self, start: int, commit_points: tuple[int, ...]) -> Upstream:
         gen, self._next_gen = self._next_gen, self._next_gen + 1
+        self._connecting = True  # the client may queue more while an outage is retried
+        if self._backlog <= self._tuning.room_samples(SAMPLE_RATE, connecting=True):
+            self._room.set()
         try:
             link = await open_upstream(self._target, self._tuning, gen)
         except UpstreamRejectedError as exc:
             raise FatalError(EngineError(exc.code, exc.message, fatal=True)) from exc
+        finally:
+            self._connecting = False
         self._asm.connection_opened(gen, start)
         self._links = [old for old in self._links if not old.finished.is_set()] + [link]
         self._group.start_soon(self._read, link)

@@ -22,6 +22,8 @@ CONNECT_TIMEOUT_S = 10.0
 BACKOFF_INITIAL_S = 0.2
 BACKOFF_MAX_S = 5.0
 MAX_ATTEMPTS = 5
+RETRY_WINDOW_S = 30.0
+"""``OPENAI_RETRY_WINDOW_S``'s default: how long an outage is retried in production."""
 STABLE_AFTER_S = 10.0
 FINAL_TIMEOUT_S = 10.0
 ROTATE_AFTER_S = 55 * 60.0
@@ -47,6 +49,11 @@ class Tuning:
         backoff_max_s: the longest pause between two attempts.
         max_attempts: attempts per outage before ``upstream_unavailable`` ends the session; also
             how many times in a row a connection may drop within ``stable_after_s`` of opening.
+        retry_window_s: an outage is retried (jittered back-off) until at least this long has
+            passed since its first attempt, whatever ``max_attempts`` says; meanwhile the
+            session takes audio up to ``max_backlog_s - room_s`` queued (see
+            :meth:`room_samples`). 0, the default here, leaves ``max_attempts`` alone; the
+            engine built from the settings uses ``OPENAI_RETRY_WINDOW_S`` (:data:`RETRY_WINDOW_S`).
         stable_after_s: a connection that lived this long resets the drop count.
         final_timeout_s: after ``end_input`` (or a rotation), the wait for outstanding finals.
         rotate_after_s: open a fresh upstream connection after this long (upstream caps at 60 min).
@@ -71,6 +78,7 @@ class Tuning:
     backoff_initial_s: float = BACKOFF_INITIAL_S
     backoff_max_s: float = BACKOFF_MAX_S
     max_attempts: int = MAX_ATTEMPTS
+    retry_window_s: float = 0.0
     stable_after_s: float = STABLE_AFTER_S
     final_timeout_s: float = FINAL_TIMEOUT_S
     rotate_after_s: float = ROTATE_AFTER_S
@@ -84,6 +92,14 @@ class Tuning:
     close_timeout_s: float = CLOSE_TIMEOUT_S
     silence_rms: float = SILENCE_RMS
     event_buffer: int = EVENT_BUFFER
+
+    def room_samples(self, rate: int, *, connecting: bool) -> int:
+        """Queued audio (samples at ``rate``) above which ``wait_for_room`` holds the client:
+        ``room_s``, or while a connection is being opened, all but ``room_s`` of
+        ``max_backlog_s``, so a client is not held (and so failed by the service's stall bound)
+        while an outage is retried."""
+        seconds = max(self.room_s, self.max_backlog_s - self.room_s) if connecting else self.room_s
+        return int(seconds * rate)
 
     def backoff(self, failures: int) -> float:
         """The pause before the next attempt after ``failures`` (≥ 1) consecutive failures."""
