@@ -1,17 +1,26 @@
-"""Limits that protect other users: idle sessions, sessions per address, slow request headers."""
+"""Limits that protect other users: idle sessions, sessions per address, slow request headers,
+and no model building on the event loop when the first session opens."""
 
 from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
+import onnxruntime
+import pytest
 from fastapi.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import LiveServer, silence
+from realtime_stt.app import create_app
+from realtime_stt.local import engine as local_engine
+from realtime_stt.local.decoder import UtteranceDecoder
+from realtime_stt.local.vad import vad_model
+from tests.conftest import LiveServer, make_settings, silence
 from tests.wsutil import collect, finish
 
 ClientFactory = Callable[..., TestClient]
@@ -105,3 +114,40 @@ class TestHeaderTimeout:
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+
+
+class TestWarmUp:
+    def test_the_first_session_builds_nothing_on_the_event_loop(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The VAD's ONNX session and the default language's decoder (its tokenizer) are built at
+        start-up in a worker thread; opening the first session builds neither on the loop."""
+        built: list[tuple[str, int]] = []
+        real_session, real_decoder = onnxruntime.InferenceSession, UtteranceDecoder
+
+        def session(*args: Any, **kwargs: Any) -> Any:
+            built.append(("vad", threading.get_ident()))
+            return real_session(*args, **kwargs)
+
+        def decoder(*args: Any) -> Any:
+            built.append(("decoder", threading.get_ident()))
+            return real_decoder(*args)
+
+        monkeypatch.setattr(onnxruntime, "InferenceSession", session)
+        monkeypatch.setattr(local_engine, "UtteranceDecoder", decoder)
+        vad_model.cache_clear()
+        try:
+            with TestClient(create_app(make_settings(language="en"))) as client:
+                deadline = time.monotonic() + 60
+                while len(built) < 2:
+                    assert time.monotonic() < deadline, f"not warmed at start-up: {built}"
+                    time.sleep(0.02)
+                assert client.portal is not None
+                loop_thread = client.portal.call(threading.get_ident)
+                with client.websocket_connect("/ws") as ws:
+                    assert ws.receive_json()["type"] == "ready"
+                    finish(ws)
+        finally:
+            vad_model.cache_clear()
+        assert sorted(kind for kind, _ in built) == ["decoder", "vad"]
+        assert all(thread != loop_thread for _, thread in built)

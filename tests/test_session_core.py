@@ -177,3 +177,36 @@ class TestEngineEvents:
         actions = core.engine_finished()
         assert errors(actions) == ["engine_stopped"]
         assert actions[-1] == Close(1011, "")
+
+
+class TestShutdownAndIdle:
+    def test_shutdown_is_its_own_state_told_once(self) -> None:
+        """A drain tells the client shutting_down once; its later audio and control messages
+        are dropped without audio_after_end; the close after the finals is 1001."""
+        core = make_core()
+        core.receive_bytes(pcm(320))
+        actions = core.shutdown()
+        assert core.state is State.DRAINING
+        assert errors(actions) == ["shutting_down"]
+        assert any(isinstance(a, EndEngineInput) for a in actions)
+        assert core.receive_bytes(pcm(320)) == []
+        assert core.receive_text(json.dumps({"type": "end"})) == []
+        assert core.shutdown() == []
+        assert core.engine_finished() == [Close(1001, "server shutting down")]
+
+    def test_shutdown_after_end_only_changes_the_close_code(self) -> None:
+        """A session that already sent end is not told again; it still closes with 1001."""
+        core = make_core()
+        core.receive_text(json.dumps({"type": "end"}))
+        assert core.shutdown() == []
+        assert core.engine_finished() == [Close(1001, "server shutting down")]
+
+    def test_idle_timeout_tells_the_client_and_ends_the_input(self) -> None:
+        """idle_timeout: the error, the engine's input ended, then 1008 after the finals."""
+        core = make_core()
+        actions = core.idle_timeout(60.0)
+        assert errors(actions) == ["idle_timeout"]
+        assert any(isinstance(a, EndEngineInput) for a in actions)
+        assert core.receive_bytes(pcm(320)) == []  # dropped without audio_after_end
+        assert core.engine_finished() == [Close(1008, "idle timeout")]
+        assert core.idle_timeout(60.0) == []

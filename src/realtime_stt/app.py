@@ -23,6 +23,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -149,8 +150,14 @@ def app_from_env() -> FastAPI:
 
 
 async def _start_engine(services: Services) -> None:
+    """Start the engine, then let it warm up in a worker thread: an engine with a
+    ``warm_up(language)`` method builds there what its first session would otherwise build on
+    the event loop (the local engine: the VAD's ONNX session, the default language's tokenizer)."""
     try:
         await services.engine.start()
+        warm_up = getattr(services.engine, "warm_up", None)
+        if callable(warm_up):
+            await anyio.to_thread.run_sync(warm_up, services.settings.language)
     except Exception as exc:
         services.engine_error = f"{type(exc).__name__}: {exc}"
         log.exception("engine failed to start")

@@ -25,6 +25,7 @@ from realtime_stt.local.compute import Compute
 from realtime_stt.local.decoder import DecodeOptions, UtteranceDecoder
 from realtime_stt.local.session import LocalSession
 from realtime_stt.local.utterance import StreamingOptions
+from realtime_stt.local.vad import vad_model
 from realtime_stt.settings import Settings
 
 SAMPLE_RATE = 16_000
@@ -151,6 +152,13 @@ class LocalEngine:
         """Drop the model."""
         self._whisper = None
         self._decoders.clear()
+
+    def warm_up(self, language: str) -> None:
+        """Build what opening the first session would otherwise build on the event loop: the
+        VAD's ONNX session and ``language``'s decoder (its tokenizer and prompt). Blocking: call
+        it in a worker thread, after :meth:`start`."""
+        vad_model()
+        self.decoder(language)
 
     def decoder(self, language: str) -> UtteranceDecoder:
         """The decoder for ``language`` (built once per language)."""
