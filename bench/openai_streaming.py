@@ -31,6 +31,7 @@ import os
 import re
 import time
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,16 +168,18 @@ def main() -> None:
     print(machine())
     print(f"{args.sentences} sentences per stream, {args.pause:g} s pauses\n")
     print(HEADER, flush=True)
+    trouble: list[str] = []
     for streams in (int(n) for n in args.streams.split(",")):
         for name in args.systems.split(","):
-            print(
-                row(
-                    run_once(
-                        name, streams, (args.sentences, args.pause), Path(args.log), args.quiet_wait
-                    )
-                ),
-                flush=True,
-            )
+            script = (args.sentences, args.pause)
+            run = run_once(name, streams, script, Path(args.log), args.quiet_wait)
+            print(row(run), flush=True)
+            codes = Counter(code for r in run.results for code in r.errors)
+            codes.update(r.failure for r in run.results if r.failure)
+            if codes:
+                trouble.append(f"{name} x {streams}: {dict(codes.most_common())}")
+    for line in trouble:
+        print(f"\n{line}")
 
 
 if __name__ == "__main__":
