@@ -37,7 +37,6 @@ from openai.types.realtime import (
 
 from realtime_stt.engine.protocol import EngineError, EngineEvent
 from realtime_stt.engine.running import running_task
-from realtime_stt.openai_engine import events
 from realtime_stt.openai_engine.alarm import Alarm
 from realtime_stt.openai_engine.client_transcript import ClientTranscript
 from realtime_stt.openai_engine.config import TranscriptionConfig
@@ -48,19 +47,15 @@ from realtime_stt.openai_engine.connection import (
     open_upstream,
 )
 from realtime_stt.openai_engine.fatal import FatalError, outcome
-from realtime_stt.openai_engine.history import AudioHistory
 from realtime_stt.openai_engine.scoring import END, FAILED, Scored, ScoringLane, ScoringThread
 from realtime_stt.openai_engine.sink import EventSink
-from realtime_stt.openai_engine.tuning import MIN_COMMIT_SAMPLES, RETRY_CLOSE_CODES, Tuning
-from realtime_stt.openai_engine.turns import RATE, Commit, Decision, Open, Send, TurnPlanner
+from realtime_stt.openai_engine.tuning import RETRY_CLOSE_CODES, Tuning
+from realtime_stt.openai_engine.turn_sender import TurnSender
+from realtime_stt.openai_engine.turns import RATE, Decision, TurnPlanner
 from realtime_stt.openai_engine.usage import SessionUsage
 
 log = logging.getLogger(__name__)
 FLUSH = object()
-_SEND_MAX = RATE
-"""Samples per append at most (1 s): resends and pre-rolls go out in pieces of this size."""
-_KEEP_S = 3.0
-"""History kept behind the newest audio for a pre-roll, whatever is owed."""
 
 
 class ClientCommitSession:
@@ -85,7 +80,7 @@ class ClientCommitSession:
             max_utterance_s=config.max_utterance_s,
         )
         self._transcript = ClientTranscript(tuning.final_timeout_s)
-        self._history = AudioHistory()
+        self._sender = TurnSender(self._transcript, usage, tuning.max_resend_s)
         self._sink = EventSink(tuning.event_buffer)
         self._wake = Alarm()
         self._inbox: deque[Scored] = deque()
@@ -102,7 +97,6 @@ class ClientCommitSession:
         self._links: list[Upstream] = []
         self._live: set[int] = set()
         self._next_gen = 0
-        self._next_commit = 0
         self._drops = 0
         self._tasks: anyio.abc.TaskGroup | None = None
         self.received_s = 0.0
@@ -234,7 +228,7 @@ class ClientCommitSession:
         if scored.marker is FAILED:
             message = "scoring the audio failed"
             raise FatalError(EngineError("engine_failure", message, fatal=True))
-        self._history.append(scored.pcm24)
+        self._sender.history.append(scored.pcm24)
         await self._apply(self._planner.feed(len(scored.pcm24) // 2, scored.probs), link)
         if scored.marker is FLUSH:
             await self._apply(self._planner.flush(), link)
@@ -242,56 +236,11 @@ class ClientCommitSession:
             await self._apply(self._planner.finish(), link)
             self._ending = True
             self._end_deadline = time.monotonic() + self._tuning.final_timeout_s
-        self._trim_history()
+        self._sender.trim(self._planner.sent_to)
         self._check_backlog()
 
     async def _apply(self, decisions: Sequence[Decision], link: Upstream) -> None:
-        for decision in decisions:
-            if isinstance(decision, Open):
-                opened = self._transcript.opened(
-                    decision.segment, decision.start, decision.start_s, link.gen
-                )
-                await self._sink.emit_all(opened)
-            elif isinstance(decision, Send):
-                await self._send(link, decision.start, decision.stop)
-            elif isinstance(decision, Commit):
-                await self._commit(link, decision.segment, decision.end, decision.end_s)
-
-    async def _send(self, link: Upstream, start: int, stop: int) -> None:
-        position = start
-        while position < stop:
-            chunk = self._history.slice(position, min(stop, position + _SEND_MAX))
-            if not chunk:
-                return
-            position += len(chunk) // 2
-            self._usage.sent(len(chunk) / 2 / RATE)
-            frame = events.append_event(chunk)
-            if link.writable:  # the common case: no drain, no send context (see Upstream)
-                link.send_nowait(frame)
-            elif not await link.send(frame):
-                return
-
-    async def _commit(self, link: Upstream, segment: int, end: int, end_s: float) -> None:
-        turn = self._transcript.turn(segment)
-        if turn is None:
-            return
-        short = MIN_COMMIT_SAMPLES - (end - turn.start)
-        if short > 0:  # upstream refuses a commit of under 100 ms: pad it with silence
-            self._usage.sent(short / RATE)
-            await link.send(events.append_event(bytes(2 * short)))
-        event_id = f"commit_{link.gen}_{self._next_commit}"
-        self._next_commit += 1
-        self._transcript.committing(segment, end, end_s, event_id, link.gen, time.monotonic())
-        await link.send(events.commit_event(event_id))
-
-    def _trim_history(self) -> None:
-        end = self._history.end
-        floor = min(self._planner.sent_to, end - int(_KEEP_S * RATE))
-        starts = [turn.start for turn in self._transcript.turns()]
-        if starts:
-            floor = min(floor, *starts)
-        floor = max(floor, end - int(self._tuning.max_resend_s * RATE))
-        self._history.trim_before(floor)
+        await self._sink.emit_all(await self._sender.apply(decisions, link))
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -348,10 +297,12 @@ class ClientCommitSession:
         for turn in owed:
             self._transcript.resent(turn.segment_id, link.gen)
             if turn.end is None:
-                await self._send(link, turn.start, self._planner.sent_to)
+                await self._sender.send(link, turn.start, self._planner.sent_to)
             else:
-                await self._send(link, turn.start, turn.end)
-                await self._commit(link, turn.segment_id, turn.end, turn.end_s or turn.start_s)
+                await self._sender.send(link, turn.start, turn.end)
+                await self._sender.commit(
+                    link, turn.segment_id, turn.end, turn.end_s or turn.start_s
+                )
 
     def _rotation_due(self, link: Upstream, now: float) -> bool:
         age = now - link.opened_at
