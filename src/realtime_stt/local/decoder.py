@@ -62,7 +62,8 @@ class Decoded:
         no_speech_prob: Whisper's probability that the window holds no speech.
         avg_logprob: mean token log-probability of the chosen hypothesis.
         compression_ratio: zlib ratio of the text; high values mean a repetition loop.
-        tokens: the text's token ids (empty when the text is).
+        tokens: the token ids decoded, before any words were cut from the text (empty when the
+            text is).
     """
 
     text: str

@@ -143,7 +143,7 @@ def _with_words(result: Decoded, kept: Sequence[object]) -> Decoded:
     words = tuple(kept)
     text = "".join(getattr(w, "word", "") for w in words).strip()
     if not any(normalise(part) for part in text.split()):
-        return dataclasses.replace(result, text="", words=())
+        return dataclasses.replace(result, text="", words=(), tokens=())
     return dataclasses.replace(result, text=text, words=words)  # type: ignore[arg-type]
 
 
