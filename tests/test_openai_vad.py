@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from realtime_stt.local.vad import StreamingVad
+from realtime_stt.openai_engine.scoring import END, FAILED, Scored, ScoringLane, ScoringThread
 from realtime_stt.openai_engine.vad_batch import GATE_RMS, BatchVad, LaneVad, batched_model
 from tests.conftest import speech
 
@@ -92,3 +93,38 @@ def test_frames_under_the_gate_are_silence_without_running_the_model() -> None:
     [probs] = vad.score([(lane, _audio("en_weather")[:16_000])])
     assert session.frames > 0
     assert probs.max() > 0.9
+
+
+def test_a_lane_woken_again_after_its_end_is_skipped_and_a_broken_lane_fails_alone() -> None:
+    """The scoring thread's rounds: a lane woken while its end was already taken yields nothing
+    (no resampling after the last input), and one lane that cannot be resampled fails alone
+    while the others in its round are scored."""
+    thread = ScoringThread()
+    try:
+        delivered: list[Scored] = []
+        # lanes of a thread that is not started: the test runs its rounds itself
+        ended, healthy, broken = (ScoringLane(thread, delivered.append) for _ in range(3))
+        pcm = speech("en_weather")[:6400]
+        for lane in (ended, healthy, broken):
+            lane.submit(pcm)
+        ended.mark(END)
+        vad = BatchVad(batched_model(), GATE_RMS)
+        first = dict(thread._round(vad, [ended, healthy]))
+        assert first[ended][0].marker is END
+        assert first[healthy][0].probs.size == 6
+        assert thread._round(vad, [ended]) == []  # woken again: nothing left, no error
+
+        class Exploding:
+            def resample_chunk(self, *_: object, **__: object) -> None:
+                raise RuntimeError("boom")
+
+        broken._inbox.clear()
+        broken.submit(pcm)
+        broken._resampler = Exploding()  # not a soxr stream, but duck-typed as one
+        healthy.submit(pcm)
+        second = dict(thread._round(vad, [broken, healthy]))
+        assert second[broken][0].marker is FAILED
+        assert second[healthy][0].marker is None
+        assert second[healthy][0].probs.size == 6
+    finally:
+        thread.close()

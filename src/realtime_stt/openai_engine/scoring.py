@@ -80,8 +80,14 @@ class ScoringLane:
 
     # -- on the scoring thread -----------------------------------------------------------------
 
-    def _take(self) -> _Work:
-        """The queued audio up to the first marker (which is taken too); the rest waits."""
+    def _take(self) -> _Work | None:
+        """The queued audio up to the first marker (which is taken too); the rest waits.
+
+        ``None`` when there is nothing to take: a lane can be woken again while a round is
+        already taking what woke it.
+        """
+        if not self._inbox:
+            return None
         chunks: list[bytes] = []
         marker: object | None = None
         while self._inbox:
@@ -93,9 +99,11 @@ class ScoringLane:
                 break
         audio = np.frombuffer(b"".join(chunks), dtype="<i2")
         resampler = self._resampler
-        if resampler is None:  # closed meanwhile: the result is never delivered
+        if resampler is None:  # closed or ended meanwhile: nothing more is resampled
             return _Work(self, audio, b"", marker)
         out: npt.NDArray[np.int16] = resampler.resample_chunk(audio, last=marker is END)
+        if marker is END:
+            self._resampler = None
         return _Work(self, audio, out.astype("<i2", copy=False).tobytes(), marker)
 
     @property
@@ -188,17 +196,28 @@ class ScoringThread:
     def _round(
         self, vad: BatchVad, lanes: list[ScoringLane]
     ) -> list[tuple[ScoringLane, list[Scored]]]:
-        """Resample each lane's queued audio, score all of it in batched model calls."""
+        """Resample each lane's queued audio, score all of it in batched model calls. A lane
+        whose audio cannot be taken fails alone; a failed model call fails the round's lanes."""
+        failed: list[tuple[ScoringLane, list[Scored]]] = []
+        work: list[_Work] = []
+        for lane in lanes:
+            try:
+                taken = lane._take()
+            except Exception:
+                log.exception("VAD scoring failed for one session")
+                failed.append((lane, [Scored(b"", _NO_PROBS, 0, FAILED)]))
+                continue
+            if taken is not None:
+                work.append(taken)
         try:
-            work = [lane._take() for lane in lanes]
             probs = vad.score([(w.lane.vad, w.audio.astype(np.float32) / 32768.0) for w in work])
         except Exception:
             log.exception("VAD scoring failed")
-            return [(lane, [Scored(b"", _NO_PROBS, 0, FAILED)]) for lane in lanes]
+            return failed + [(w.lane, [Scored(b"", _NO_PROBS, 0, FAILED)]) for w in work]
         for lane in lanes:
             if lane._has_work:  # audio after a marker: the next round takes it
                 self.wake(lane)
-        return [
+        return failed + [
             (w.lane, [Scored(w.pcm24, p, w.audio.size, w.marker)])
             for w, p in zip(work, probs, strict=True)
         ]
