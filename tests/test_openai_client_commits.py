@@ -296,7 +296,7 @@ async def test_a_turn_whose_completion_never_comes_is_closed_and_the_next_goes_o
 async def test_partials_after_a_reconnect_start_afresh_instead_of_repeating() -> None:
     """A drop mid-sentence: the sentence is sent again and its partials restart; no partial
     ever holds the sentence's opening words twice, and the final is whole."""
-    scenario = Scenario(transcribe=say_sentence, drop_after_appends=20)
+    scenario = Scenario(transcribe=say_sentence, drop_after_appends=8)
     async with FakeRealtimeServer(scenario) as fake:
         engine = await started_engine(fake, model="gpt-live-transcribe")
         events = await run(engine, conversation(names=("en_weather",)), pace_s=0.01)

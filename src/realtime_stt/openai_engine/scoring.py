@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ from realtime_stt.openai_engine.vad_batch import GATE_RMS, BatchVad, LaneVad, ba
 
 log = logging.getLogger(__name__)
 UPSTREAM_RATE = 24_000
+ROUND_S = 0.03
+"""Rounds start at most this often: under load each round scores more sessions in each model
+call and holds the GIL less often; a chunk waits at most this long for its round."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +181,12 @@ class ScoringThread:
 
     def _run(self) -> None:
         vad = BatchVad(batched_model(), GATE_RMS)
+        last_round = 0.0
         while not self._stopping:
             self._signal.wait()
+            # let a round gather what arrives within ROUND_S of the previous one's start
+            time.sleep(max(0.0, last_round + ROUND_S - time.monotonic()))
+            last_round = time.monotonic()
             self._signal.clear()
             with self._lock:
                 lanes = list(self._ready)
