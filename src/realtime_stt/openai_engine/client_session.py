@@ -46,10 +46,10 @@ from realtime_stt.openai_engine.connection import (
     UpstreamRejectedError,
     open_upstream,
 )
-from realtime_stt.openai_engine.fatal import FatalError, outcome
+from realtime_stt.openai_engine.fatal import FatalError, drops_after_loss, outcome
 from realtime_stt.openai_engine.scoring import END, FAILED, Scored, ScoringLane, ScoringThread
 from realtime_stt.openai_engine.sink import EventSink
-from realtime_stt.openai_engine.tuning import RETRY_CLOSE_CODES, Tuning
+from realtime_stt.openai_engine.tuning import Tuning
 from realtime_stt.openai_engine.turn_sender import TurnSender
 from realtime_stt.openai_engine.turns import RATE, Decision, TurnPlanner
 from realtime_stt.openai_engine.usage import SessionUsage
@@ -277,19 +277,9 @@ class ClientCommitSession:
         self._wake.ring()
 
     async def _reconnect(self, lost: Upstream) -> None:
-        with anyio.move_on_after(self._tuning.close_timeout_s):
-            await lost.finished.wait()
-        code = lost.close_code
-        expired = self._transcript.expired(lost.gen)
-        if not (expired or code is None or code in RETRY_CLOSE_CODES):
-            message = f"OpenAI closed the connection (code {code})"
-            raise FatalError(EngineError("upstream_closed", message, fatal=True))
-        lived = time.monotonic() - lost.opened_at
-        self._drops = self._drops + 1 if lived < self._tuning.stable_after_s else 1
-        if self._drops > self._tuning.max_attempts:
-            message = f"the upstream connection dropped {self._drops} times in a row"
-            raise FatalError(EngineError("upstream_unavailable", message, fatal=True))
-        log.warning("OpenAI connection %d lost (code %s); reconnecting", lost.gen, code)
+        self._drops = await drops_after_loss(
+            lost, expired=self._transcript.expired(lost.gen), drops=self._drops, tuning=self._tuning
+        )
         self._live.discard(lost.gen)
         owed = self._transcript.lost(lost.gen)
         await anyio.sleep(self._tuning.backoff(self._drops) if self._drops > 1 else 0)

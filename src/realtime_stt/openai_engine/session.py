@@ -50,13 +50,12 @@ from realtime_stt.openai_engine.connection import (
     UpstreamRejectedError,
     open_upstream,
 )
-from realtime_stt.openai_engine.fatal import FatalError, outcome
+from realtime_stt.openai_engine.fatal import FatalError, drops_after_loss, outcome
 from realtime_stt.openai_engine.history import AudioHistory
 from realtime_stt.openai_engine.sink import EventSink
 from realtime_stt.openai_engine.transcript import TranscriptAssembler
 from realtime_stt.openai_engine.tuning import (
     MIN_COMMIT_SAMPLES,
-    RETRY_CLOSE_CODES,
     SAMPLE_RATE,
     Tuning,
 )
@@ -295,18 +294,9 @@ class OpenAISession:
         return self._tasks
 
     async def _recover(self, lost: Upstream) -> None:
-        with anyio.move_on_after(self._tuning.close_timeout_s):
-            await lost.finished.wait()
-        code = lost.close_code
-        if not (self._asm.expired(lost.gen) or code is None or code in RETRY_CLOSE_CODES):
-            message = f"OpenAI closed the connection (code {code})"
-            raise FatalError(EngineError("upstream_closed", message, fatal=True))
-        lived = time.monotonic() - lost.opened_at
-        self._drops = self._drops + 1 if lived < self._tuning.stable_after_s else 1
-        if self._drops > self._tuning.max_attempts:
-            message = f"the upstream connection dropped {self._drops} times in a row"
-            raise FatalError(EngineError("upstream_unavailable", message, fatal=True))
-        log.warning("OpenAI connection %d lost (code %s); reconnecting", lost.gen, code)
+        self._drops = await drops_after_loss(
+            lost, expired=self._asm.expired(lost.gen), drops=self._drops, tuning=self._tuning
+        )
         resume, lost_events = self._asm.connection_lost(lost.gen)
         await self._sink.emit_all(lost_events)
         start = self._uplink.resume_start(resume)
