@@ -172,6 +172,16 @@ async def read_finals(ws: ClientConnection, result: StreamResult, all_in: asynci
                 all_in.set()
 
 
+async def close_stream(reader: asyncio.Task[None], ws: ClientConnection) -> None:
+    """Stop a stream's reader and close its socket (bounded)."""
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    with contextlib.suppress(WebSocketException, OSError, TimeoutError):
+        async with asyncio.timeout(5):
+            await ws.close()
+
+
 def connection_failure(exc: WebSocketException | OSError) -> str:
     """Why a stream's connection failed, in words."""
     if isinstance(exc, ConnectionClosed):
@@ -212,12 +222,7 @@ async def run_stream(
     except (WebSocketException, OSError) as exc:
         result.failure = connection_failure(exc)
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        with contextlib.suppress(WebSocketException, OSError, TimeoutError):
-            async with asyncio.timeout(5):
-                await ws.close()
+        await close_stream(reader, ws)
     return result
 
 

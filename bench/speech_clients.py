@@ -31,6 +31,7 @@ from bench.proxy_clients import (
     REPO,
     System,
     clock_ns,
+    close_stream,
     connection_failure,
 )
 
@@ -201,10 +202,5 @@ async def run_speech_stream(
     except (WebSocketException, OSError) as exc:
         result.failure = connection_failure(exc)
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        with contextlib.suppress(WebSocketException, OSError, TimeoutError):
-            async with asyncio.timeout(5):
-                await ws.close()
+        await close_stream(reader, ws)
     return result
