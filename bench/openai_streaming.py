@@ -11,7 +11,8 @@ stream ``--sentences`` espeak sentences with ``--pause`` s pauses in real time
 Systems: ``service-client`` is the service with its defaults (``gpt-live-transcribe``, turn
 detection ``client``: our Silero VAD scores every stream, commits, and skips the pauses);
 ``service`` runs ``gpt-transcribe`` with upstream's server VAD (our VAD idle); ``relay-16k`` is
-the bare relay that resamples (the proxy benchmark's baseline).
+the bare relay that resamples (the proxy benchmark's baseline); ``service-client-2w`` is
+``service-client`` with ``WORKERS=2`` (two processes, two event loops and two VAD threads).
 
 Reported per run: sentences, lost ones and extra finals, error messages; the added latency of
 finals (the fake's emit stamp to the client's read, as in ``bench.openai_proxy``); onset to the
@@ -67,8 +68,9 @@ class Run:
 
 
 def upstream_seconds(system: System) -> float | None:
-    """What the service says it appended upstream (``None`` for a relay)."""
-    if not system.service:
+    """What the service says it appended upstream (``None`` for a relay, and for two workers,
+    whose ``/metrics`` answer for one process each)."""
+    if not system.service or system.name.endswith("-2w"):
         return None
     base = system.url.replace("ws://", "http://").split("/ws", 1)[0]
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:

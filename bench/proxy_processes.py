@@ -163,8 +163,9 @@ def system_under_test(
     its processes' pids (the first is the one to profile).
 
     ``service-2w`` runs two worker processes (``WORKERS=2``); its CPU is the sum over the
-    supervising process and both workers. Every service but ``service-client`` runs the
-    turn-based model the relay configures, with upstream's server VAD; ``service-client`` runs the
+    supervising process and both workers (``service-client-2w`` likewise). Every service but
+    ``service-client*`` runs the turn-based model the relay configures, with upstream's server
+    VAD; ``service-client`` runs the
     default streaming model with our own VAD's commits."""
     port = free_port()
     if name in {"relay", "relay-deflate", "relay-16k"}:
@@ -184,7 +185,7 @@ def system_under_test(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OPENAI_"))}
     # the tone benchmark's services use upstream's VAD (a tone is no speech to our Silero VAD);
     # "service-client" keeps the default streaming model with our VAD's commits
-    if name != "service-client":
+    if not name.startswith("service-client"):
         env["OPENAI_REALTIME_MODEL"] = SERVER_VAD_MODEL
     env |= {
         "ENGINE": "openai",
@@ -199,10 +200,11 @@ def system_under_test(
     rate = 24_000 if name == "service-24k" else 16_000
     with tempfile.TemporaryDirectory() as empty:  # no .env of anyone's there
         args = [sys.executable, "-m", "realtime_stt"]
-        env["WORKERS"] = "2" if name == "service-2w" else "1"
+        two = name.endswith("-2w")
+        env["WORKERS"] = "2" if two else "1"
         with started(args, log, env=env, cwd=Path(empty)) as process:
             wait_healthy(port, 60)
-            workers = children(process.pid) if name == "service-2w" else []
+            workers = children(process.pid) if two else []
             url = f"ws://127.0.0.1:{port}/ws?language=sv&sample_rate={rate}"
             yield System(name, url, rate, service=True), [*workers, process.pid]
 
