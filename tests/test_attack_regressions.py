@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from realtime_stt import ws_connection
 from realtime_stt.app import create_app
 from tests.conftest import LiveServer, make_settings, silence
 from tests.scripted_engine import ScriptedEngine
-from tests.wsutil import collect, finish
+from tests.wsutil import collect, finish, until_closed
 
 ClientFactory = Callable[..., TestClient]
 
@@ -28,16 +28,6 @@ def refusal(client: TestClient, url: str) -> tuple[list[dict[str, object]], int]
     """The messages and close code of a session at ``url`` that is refused after accept."""
     with client.websocket_connect(url) as ws:
         return collect(ws)
-
-
-def until_closed(ws: ClientConnection) -> tuple[list[dict[str, object]], int | None]:
-    """Every message until the server closes (each within 30 s), and the close code."""
-    messages: list[dict[str, object]] = []
-    try:
-        while True:
-            messages.append(json.loads(ws.recv(timeout=30)))
-    except ConnectionClosed as closed:
-        return messages, None if closed.rcvd is None else closed.rcvd.code
 
 
 @pytest.fixture

@@ -13,15 +13,14 @@ from typing import Any
 import onnxruntime
 import pytest
 from fastapi.testclient import TestClient
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from realtime_stt.app import create_app
 from realtime_stt.local import engine as local_engine
 from realtime_stt.local.decoder import UtteranceDecoder
 from realtime_stt.local.vad import vad_model
 from tests.conftest import LiveServer, make_settings, silence
-from tests.wsutil import collect, finish
+from tests.wsutil import collect, finish, until_closed
 
 ClientFactory = Callable[..., TestClient]
 ServerFactory = Callable[..., LiveServer]
@@ -51,16 +50,6 @@ class TestIdleTimeout:
             messages, code = until_closed(ws)
         assert all(m["type"] != "error" for m in messages)
         assert code == 1000
-
-
-def until_closed(ws: ClientConnection) -> tuple[list[dict[str, object]], int | None]:
-    """Every message until the server closes (each within 30 s), and the close code."""
-    messages: list[dict[str, object]] = []
-    try:
-        while True:
-            messages.append(json.loads(ws.recv(timeout=30)))
-    except ConnectionClosed as closed:
-        return messages, None if closed.rcvd is None else closed.rcvd.code
 
 
 class TestSessionsPerAddress:

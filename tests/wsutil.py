@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
+
 CHUNK = 3200  # 100 ms of 16 kHz PCM16
 
 
@@ -45,3 +48,13 @@ def transcript(messages: list[dict[str, Any]]) -> str:
     """The finals' text joined, lower-cased, without punctuation."""
     text = " ".join(m["text"] for m in finals(messages))
     return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
+def until_closed(ws: ClientConnection) -> tuple[list[dict[str, object]], int | None]:
+    """Every message until the server closes (each within 30 s), and the close code."""
+    messages: list[dict[str, object]] = []
+    try:
+        while True:
+            messages.append(json.loads(ws.recv(timeout=30)))
+    except ConnectionClosed as closed:
+        return messages, None if closed.rcvd is None else closed.rcvd.code
