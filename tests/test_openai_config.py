@@ -186,3 +186,45 @@ def test_the_table_covers_every_model_the_sdk_names() -> None:
     assert set(get_args(literal)) == set(MODELS)
     assert model_spec("gpt-live-transcribe").streaming
     assert not model_spec("gpt-next").known
+
+
+_VALUES: dict[str, tuple[str, Any]] = {
+    "prompt": ("openai_prompt", "Ett samtal"),
+    "keywords": ("openai_keywords", "Göteborg"),
+    "languages": ("openai_languages", "sv,en"),
+    "delay": ("openai_transcription_delay", "low"),
+}
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+@pytest.mark.parametrize("field", sorted(_VALUES))
+def test_the_engine_refuses_at_start_exactly_what_the_fake_refuses(model: str, field: str) -> None:
+    """Per model and field, our start-up check and the strict fake (which stands for the real
+    service) agree: a setting we accept becomes a ``session.update`` the fake applies, and one we
+    refuse is a field the fake refuses too."""
+    from openai.types.realtime import RealtimeTranscriptionSessionAudioInput
+
+    from tests.openai_fake.rules import check_update
+
+    setting, value = _VALUES[field]
+    current = RealtimeTranscriptionSessionAudioInput.model_validate(
+        {"turn_detection": {"type": "server_vad"}}
+    )
+    try:
+        config, _ = resolve_config(_settings(openai_realtime_model=model, **{setting: value}))
+    except ConfigError:
+        raw = {
+            "model": model,
+            field: value.split(",") if field in {"keywords", "languages"} else value,
+        }
+        detection = None if MODELS[model].streaming else {"type": "server_vad"}
+        refused = RealtimeTranscriptionSessionAudioInput.model_validate(
+            {"transcription": raw, "turn_detection": detection}
+        )
+        problem = check_update(current, refused)
+        assert problem is not None, (model, field)
+        assert problem.param == f"session.audio.input.transcription.{field}"
+        return
+    sent = json.loads(session_update(config, "sv"))["session"]["audio"]["input"]
+    accepted = RealtimeTranscriptionSessionAudioInput.model_validate(sent)
+    assert check_update(current, accepted) is None, (model, field, sent)

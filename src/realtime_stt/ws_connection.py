@@ -147,9 +147,11 @@ class Connection:
         """Backpressure: read no faster than the engine works, but fail a stalled engine."""
         if self.core.state is State.CLOSED:
             return
-        with anyio.move_on_after(STALL_TIMEOUT_S) as waited:
-            await self.stream.wait_for_room()
-        if waited.cancelled_caught:
+        # asyncio's timeout rather than anyio's cancel scope: this runs for every audio frame
+        try:
+            async with asyncio.timeout(STALL_TIMEOUT_S):
+                await self.stream.wait_for_room()
+        except TimeoutError:
             log.warning("session %s: the engine made no room in %g s", self.core.session_id,
                         STALL_TIMEOUT_S)  # fmt: skip
             message = f"the engine accepted no audio for {STALL_TIMEOUT_S:g} s"
