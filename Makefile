@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test lint format typecheck pytest bench clean jsinstall jsbuild jstest
+.PHONY: install lock system-deps run test lint format typecheck pytest bench clean jsinstall jsbuild jstest
 
 # The browser client (clients/js): its built client.js and pcm-worklet.js are committed in
 # src/realtime_stt/static/, so `make run` needs no Node; the tests need Node and npm.
@@ -14,12 +14,33 @@ NPM_STAMP := $(JS)/node_modules/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The locked, hash-checked dependencies of everything (runtime, the local engine, dev tools), then
+# the project itself without resolving again; `pip check` fails when pyproject.toml asks for more
+# than the lock holds (run `make lock`).
+$(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	$(PY) -m realtime_stt.local.assets
 	touch $(STAMP)
+
+# Refresh the lock files from pyproject.toml: requirements-dev.txt (everything: `make install`),
+# requirements-local.txt (runtime + the local engine) and requirements.txt (the slim runtime),
+# the last two held to the first's versions. Pins that still fit are kept; UPGRADE=1 takes the
+# newest that fit instead.
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-options
+
+$(VENV)/bin/pip-compile:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
+
+lock: $(VENV)/bin/pip-compile
+	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --extra dev --extra local \
+		-o requirements-dev.txt pyproject.toml
+	$(PIP_COMPILE) --extra local -c requirements-dev.txt -o requirements-local.txt pyproject.toml
+	$(PIP_COMPILE) -c requirements-dev.txt -o requirements.txt pyproject.toml
 
 # `make run WORKERS=N` serves N worker processes on HOST:PORT (each loads its own model; see the
 # README's "Deployment: several instances"); without it, WORKERS comes from .env (default 1).
