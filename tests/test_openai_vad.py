@@ -47,6 +47,30 @@ def test_streams_scored_together_match_each_scored_alone() -> None:
         assert expected.max() > 0.9  # real speech was heard
 
 
+def test_the_convolutions_as_products_score_as_the_original_model() -> None:
+    """The rewrite that runs the encoder's convolutions as matrix products keeps no encoder
+    convolution in the graph, and scores real speech as the original model does (to 1e-5)."""
+    import onnx
+
+    from realtime_stt.local.vad import model_path
+    from realtime_stt.openai_engine.vad_batch import _session
+    from realtime_stt.openai_engine.vad_graph import (
+        convolutions_as_products,
+        streams_on_batch_axis,
+    )
+
+    model = onnx.load(str(model_path()))
+    assert streams_on_batch_axis(model)
+    convolutions_as_products(model)
+    convolutions = [node for node in model.graph.node if node.op_type == "Conv"]
+    assert [node.name for node in convolutions] == ["/decoder/conv1d/Conv"]
+    audio = _audio("sv_city")[: 16_000 * 3]
+    [probs] = BatchVad(_session(model.SerializeToString())).score([(LaneVad(), audio)])
+    expected = StreamingVad().process(audio)
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    assert expected.max() > 0.9
+
+
 def test_without_the_batched_model_each_stream_is_scored_alone() -> None:
     """The fallback (no batched graph) gives the same probabilities through StreamingVad."""
     audio = _audio("en_weather")[:16_000]
