@@ -32,6 +32,7 @@ _HIDDEN = 128
 GATE_RMS = 10 ** (-50 / 20)
 """Frames quieter than -50 dBFS (RMS) are silence without running the model."""
 Floats = npt.NDArray[np.float32]
+_NO_PROBS = np.zeros(0, dtype=np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -114,37 +115,48 @@ class BatchVad:
         self._gate = gate
 
     def score(self, work: list[tuple[LaneVad, Floats]]) -> list[Floats]:
-        """Speech probabilities of the whole frames each stream's audio completes, in order."""
+        """Speech probabilities of the whole frames each stream's audio completes, in order.
+
+        The streams' states are gathered into arrays once per call and written back once at its
+        end; each 32-ms step in between is array operations and one model call, whatever the
+        number of streams (this runs on the scoring thread, and Python holds the GIL)."""
         if self._session is None:
             return [self._alone(lane, audio) for lane, audio in work]
-        frames: list[npt.NDArray[np.float32]] = []
+        whole: list[Floats] = []
         for lane, audio in work:
             data = np.concatenate([lane.leftover, audio]) if lane.leftover.size else audio
-            whole = data.size - data.size % FRAME
-            lane.leftover = data[whole:].copy()
-            frames.append(data[:whole].reshape(-1, FRAME))
-        probs = [np.zeros(f.shape[0], dtype=np.float32) for f in frames]
-        loud = [np.sqrt(np.mean(f * f, axis=1)) >= self._gate for f in frames]
-        for step in range(max((f.shape[0] for f in frames), default=0)):
-            for i, f in enumerate(frames):  # a quiet frame is silence: only its context is kept
-                if f.shape[0] > step and not loud[i][step]:
-                    work[i][0].context = f[step, -_CONTEXT:].copy()
-            rows = [i for i, f in enumerate(frames) if f.shape[0] > step and loud[i][step]]
-            if not rows:
-                continue
-            lanes = [work[i][0] for i in rows]
-            current = np.stack([frames[i][step] for i in rows])
-            context = np.stack([lane.context for lane in lanes])
-            batch = np.concatenate([context, current], axis=1)
-            h = np.stack([lane.h for lane in lanes])[None]
-            c = np.stack([lane.c for lane in lanes])[None]
-            out, h, c = self._session.run(None, {"input": batch, "h": h, "c": c})
-            out = np.asarray(out, dtype=np.float32).reshape(-1)
-            for k, (i, lane) in enumerate(zip(rows, lanes, strict=True)):
-                probs[i][step] = out[k]
-                lane.h, lane.c = h[0, k], c[0, k]
-                lane.context = current[k, -_CONTEXT:].copy()
-        return probs
+            size = data.size - data.size % FRAME
+            lane.leftover = data[size:].copy()
+            whole.append(data[:size])
+        counts = [data.size // FRAME for data in whole]
+        steps = max(counts, default=0)
+        if steps == 0:
+            return [_NO_PROBS] * len(work)
+        frames = np.zeros((len(work), steps, FRAME), dtype=np.float32)
+        for i, data in enumerate(whole):
+            frames[i, : counts[i]] = data.reshape(-1, FRAME)
+        present = np.arange(steps)[None, :] < np.asarray(counts)[:, None]
+        loud = present & (np.sqrt(np.mean(frames * frames, axis=2)) >= self._gate)
+        h = np.stack([lane.h for lane, _ in work])
+        c = np.stack([lane.c for lane, _ in work])
+        context = np.stack([lane.context for lane, _ in work])
+        probs = np.zeros((len(work), steps), dtype=np.float32)
+        for step in range(steps):
+            current = frames[:, step]
+            rows = np.flatnonzero(loud[:, step])
+            if rows.size:
+                batch = np.concatenate([context[rows], current[rows]], axis=1)
+                out, hn, cn = self._session.run(
+                    None, {"input": batch, "h": h[rows][None], "c": c[rows][None]}
+                )
+                probs[rows, step] = np.asarray(out, dtype=np.float32).reshape(-1)
+                h[rows], c[rows] = hn[0], cn[0]
+            # every present frame, scored or silent, is the next one's context
+            moved = np.flatnonzero(present[:, step])
+            context[moved] = current[moved, -_CONTEXT:]
+        for i, (lane, _) in enumerate(work):
+            lane.h, lane.c, lane.context = h[i], c[i], context[i]
+        return [probs[i, :count] for i, count in enumerate(counts)]
 
     @staticmethod
     def _alone(lane: LaneVad, audio: Floats) -> Floats:
