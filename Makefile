@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock system-deps run test lint format typecheck pytest bench clean jsinstall jsbuild jstest
+.PHONY: install lock install-check system-deps run test lint format typecheck pytest bench clean jsinstall jsbuild jstest
 
 # The browser client (clients/js): its built client.js and pcm-worklet.js are committed in
 # src/realtime_stt/static/, so `make run` needs no Node; the tests need Node and npm.
@@ -15,8 +15,8 @@ NPM_STAMP := $(JS)/node_modules/.installed
 install: $(STAMP)
 
 # The locked, hash-checked dependencies of everything (runtime, the local engine, dev tools), then
-# the project itself without resolving again; `pip check` fails when pyproject.toml asks for more
-# than the lock holds (run `make lock`).
+# the project itself without resolving again. tests/test_lock_files.py fails when pyproject.toml
+# asks for more than the locks hold (run `make lock`).
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
@@ -41,6 +41,12 @@ lock: $(VENV)/bin/pip-compile
 		-o requirements-dev.txt pyproject.toml
 	$(PIP_COMPILE) --extra local -c requirements-dev.txt -o requirements-local.txt pyproject.toml
 	$(PIP_COMPILE) -c requirements-dev.txt -o requirements.txt pyproject.toml
+
+# The slim and full installs from their lock files in fresh venvs: the slim one serves the OpenAI
+# engine (against the fake) and refuses ENGINE=local by naming the extra; sizes and idle RSS.
+# Needs the package registry; not part of `make test`.
+install-check: install
+	$(PY) -m bench.install_footprint
 
 # `make run WORKERS=N` serves N worker processes on HOST:PORT (each loads its own model; see the
 # README's "Deployment: several instances"); without it, WORKERS comes from .env (default 1).

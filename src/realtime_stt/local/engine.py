@@ -7,6 +7,14 @@ final, decoded once when it ends (VAD silence, ``flush``, ``end``, or the length
 cut at a word boundary). While an utterance grows, a partial is decoded every
 ``partial_interval_s`` of audio when the shared :class:`Compute` limiter has room, and is
 stabilised by :class:`LocalAgreement`.
+
+The model's lifetime is the process's: :func:`load_whisper` loads one per configuration and
+keeps it until the process ends, and every engine of that configuration shares it, as the
+VAD's ONNX session (:func:`~realtime_stt.local.vad.vad_model`) is shared. A serving process
+builds one engine (each of ``WORKERS`` is a process of its own), so this costs it nothing,
+while the tests, which build many apps and engines in one process, load each configuration
+once instead of once per app. :meth:`LocalEngine.aclose` therefore frees only what the engine
+holds itself: its reference to the model and its per-language decoders.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 from faster_whisper import WhisperModel
 
@@ -149,7 +157,8 @@ class LocalEngine:
         return load_whisper(path, device, compute_type, threads, workers)
 
     async def aclose(self) -> None:
-        """Drop the model."""
+        """Drop this engine's reference to the model and its decoders; :attr:`ready` turns
+        False. The model itself stays loaded for the process (see the module's docstring)."""
         self._whisper = None
         self._decoders.clear()
 
@@ -177,11 +186,12 @@ class LocalEngine:
             yield session
 
 
-@lru_cache(maxsize=2)
+@cache
 def load_whisper(
     path: str, device: str, compute_type: str, cpu_threads: int, workers: int
 ) -> WhisperModel:
-    """Load a model once per process and configuration; later engines share it."""
+    """Load a model once per process and configuration; later engines share it, and it stays
+    loaded until the process ends."""
     return WhisperModel(
         path,
         device=device,

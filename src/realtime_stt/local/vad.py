@@ -1,19 +1,21 @@
-"""Streaming Silero VAD on 16 kHz audio, using the ONNX model that faster-whisper ships.
+"""Streaming Silero VAD on 16 kHz audio, with the ONNX model this package ships.
 
-faster-whisper's own ``SileroVADModel`` scores a whole recording in one call. :class:`StreamingVad`
-feeds the same ONNX model frame by frame, carrying the LSTM state and the 64-sample context
-across calls, so a stream cut into chunks of any size scores exactly as the whole recording would.
-Calls block for about 0.1 ms per 32-ms frame: run :meth:`StreamingVad.process` off the loop.
+The model file (``realtime_stt/assets/silero_vad_v6.onnx``, its licences in ``assets/NOTICE``)
+is the one faster-whisper 1.2.1 ships, carried here so that installs without the ``local``
+extra have it. faster-whisper's own ``SileroVADModel`` scores a whole recording in one call.
+:class:`StreamingVad` feeds the same ONNX model frame by frame, carrying the LSTM state and the
+64-sample context across calls, so a stream cut into chunks of any size scores exactly as the
+whole recording would. Calls block for about 0.1 ms per 32-ms frame: run
+:meth:`StreamingVad.process` off the loop.
 
-This module imports neither faster-whisper nor CTranslate2: it finds the model file in the
-installed ``faster_whisper`` package without importing it (importing it loads the Whisper
-runtime), and runs it with onnxruntime directly, so the OpenAI engine's endpointer can use it.
+This module imports neither faster-whisper nor CTranslate2 and runs the model with onnxruntime
+directly, so the OpenAI engine's endpointer uses it in the slim install too.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +31,16 @@ _MODEL_FILE = "silero_vad_v6.onnx"
 
 
 def model_path() -> Path:
-    """The Silero ONNX file inside the installed ``faster_whisper`` package (not imported).
+    """The Silero ONNX file shipped in this package's ``assets`` (package data).
 
     Raises:
-        RuntimeError: faster-whisper is not installed, or its package holds no such file.
+        RuntimeError: the file is missing (an install that left out the package data).
     """
-    spec = importlib.util.find_spec("faster_whisper")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        path = Path(location) / "assets" / _MODEL_FILE
-        if path.is_file():
-            return path
-    msg = f"the Silero VAD model ({_MODEL_FILE}) comes with faster-whisper, which is not installed"
-    raise RuntimeError(msg)
+    path = Path(str(resources.files("realtime_stt") / "assets" / _MODEL_FILE))
+    if not path.is_file():
+        msg = f"the Silero VAD model is missing from this install: {path}"
+        raise RuntimeError(msg)
+    return path
 
 
 @lru_cache(maxsize=1)

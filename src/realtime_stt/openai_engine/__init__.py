@@ -19,8 +19,13 @@ Engine error codes (``EngineError.code``):
 * ``engine_failure`` (fatal): an unexpected exception inside the session.
 """
 
+from realtime_stt.engine.registry import EngineSpec
 from realtime_stt.openai_engine.engine import OpenAIEngine
 from realtime_stt.openai_engine.session import OpenAISession
 from realtime_stt.openai_engine.tuning import Tuning
 
 __all__ = ["OpenAIEngine", "OpenAISession", "Tuning"]
+
+ENGINE = EngineSpec(build=OpenAIEngine)
+"""The OpenAI engine's registration (the ``openai`` entry point); the core install has all it
+needs."""
