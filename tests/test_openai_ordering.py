@@ -1,8 +1,7 @@
-"""Units of the OpenAI engine: commit order, the transcript assembler, history, event sink."""
+"""Units of the OpenAI engine: commit order, the transcript assembler, history."""
 
 from __future__ import annotations
 
-import anyio
 import numpy as np
 import pytest
 from hypothesis import given
@@ -11,7 +10,6 @@ from hypothesis import strategies as st
 from realtime_stt.engine.protocol import EngineError, EngineEvent, Final, Partial, SpeechStarted
 from realtime_stt.openai_engine.history import AudioHistory
 from realtime_stt.openai_engine.ordering import CommitOrder
-from realtime_stt.openai_engine.sink import EventSink
 from realtime_stt.openai_engine.transcript import TranscriptAssembler
 from tests.openai_fake.server_events import committed, completed, delta, error, failed
 from tests.openai_fake.server_events import speech_started as started
@@ -306,24 +304,6 @@ class TestHistory:
         history.append(np.concatenate([quiet, loud, quiet]).tobytes())
         assert history.peak_rms(0, 2_400) == 0.0
         assert abs(history.peak_rms(0, 5_040) - 0.5) < 1e-6
-
-
-class TestEventSink:
-    @pytest.mark.anyio
-    async def test_partials_are_dropped_when_full_and_times_clamped(self) -> None:
-        """A full buffer drops partials, never finals; times never pass the pushed audio."""
-        sink = EventSink(1)
-        sink.pushed = 24_000
-        await sink.emit(Partial(0, "a", 0.0, 0.5))
-        await sink.emit(Partial(0, "ab", 0.0, 0.6))
-        received = []
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(sink.emit, Final(0, "abc", 0.5, 1.5))
-            iterator = sink.__aiter__()
-            received.append(await iterator.__anext__())
-            received.append(await iterator.__anext__())
-        sink.close()
-        assert received == [Partial(0, "a", 0.0, 0.5), Final(0, "abc", 0.5, 1.0)]
 
 
 @pytest.fixture

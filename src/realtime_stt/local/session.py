@@ -10,19 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from functools import partial
 
-import anyio
 import numpy as np
 
 from realtime_stt.engine.protocol import (
     EngineError,
-    EngineEvent,
     Partial,
     SpeechStarted,
 )
+from realtime_stt.engine.running import BaseSession
 from realtime_stt.local.compute import Compute
 from realtime_stt.local.decoder import Decoded, DecodeRequest, UtteranceDecoder
 from realtime_stt.local.endpointer import Endpointer, UtteranceStart
@@ -53,16 +51,16 @@ class _End:
     pass
 
 
-class LocalSession:
-    """Implements ``EngineSession`` for the local engine."""
+class LocalSession(BaseSession):
+    """Implements ``EngineSession`` for the local engine; run it inside :meth:`running`."""
 
     def __init__(self, decoder: UtteranceDecoder, compute: Compute, options: StreamingOptions):
+        super().__init__(sample_rate=SAMPLE_RATE, event_buffer=64)
         self._decoder = decoder
         self._compute = compute
         self._options = options
         self._commands: deque[Audio | _Flush | _End] = deque()
         self._wake = asyncio.Event()
-        self._send, self._receive = anyio.create_memory_object_stream[EngineEvent](64)
         self._audio = AudioBuffer()
         self._vad = StreamingVad()
         self._endpointer = Endpointer(
@@ -78,9 +76,6 @@ class LocalSession:
         self._partial_running = False
         self._ended = False
         self._backlog = 0
-        self._room = asyncio.Event()
-        self._room.set()
-        self._tasks: anyio.abc.TaskGroup | None = None
 
     # -- EngineSession -----------------------------------------------------------------------
 
@@ -89,15 +84,12 @@ class LocalSession:
         if self._ended or not pcm:
             return
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / np.float32(32768.0)
+        self._sink.pushed += samples.size
         self._backlog += samples.size
         if self._backlog > self._options.room_s * SAMPLE_RATE:
             self._room.clear()
         self._commands.append(samples)
         self._wake.set()
-
-    async def wait_for_room(self) -> None:
-        """Wait while more than ``room_s`` of pushed audio is still unprocessed."""
-        await self._room.wait()
 
     def flush(self) -> None:
         """Finalize the utterance in progress once the audio before this call is scored."""
@@ -112,35 +104,10 @@ class LocalSession:
             self._commands.append(_End())
             self._wake.set()
 
-    def __aiter__(self) -> AsyncIterator[EngineEvent]:
-        return self._receive.__aiter__()
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Run the session's task for the duration of the context."""
-        async with anyio.create_task_group() as tasks:
-            self._tasks = tasks
-            tasks.start_soon(self._run)
-            try:
-                yield
-            finally:
-                tasks.cancel_scope.cancel()
-                self._receive.close()
-
     # -- the session task --------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        async with self._send:
-            try:
-                await self._consume_commands()
-            except anyio.get_cancelled_exc_class():
-                raise
-            except Exception as exc:
-                log.exception("local session failed")
-                message = str(exc) or type(exc).__name__
-                await self._send.send(EngineError("engine_failure", message, fatal=True))
-
-    async def _consume_commands(self) -> None:
+    async def _drive(self) -> None:
+        """Consume the commands in order until the end's final is out."""
         limit = int(self._options.max_backlog_s * SAMPLE_RATE)
         while True:
             while not self._commands:
@@ -148,7 +115,7 @@ class LocalSession:
                 await self._wake.wait()
             if self._backlog > limit:
                 message = "audio arrives faster than it can be transcribed"
-                await self._send.send(EngineError("engine_overloaded", message, fatal=True))
+                await self._sink.emit(EngineError("engine_overloaded", message, fatal=True))
                 return
             command = self._commands.popleft()
             if isinstance(command, np.ndarray):
@@ -188,7 +155,7 @@ class LocalSession:
         utterance = Utterance(self._next_segment, start, start + interval)
         self._next_segment += 1
         self._utterance = utterance
-        await self._send.send(SpeechStarted(utterance.segment_id, start / SAMPLE_RATE))
+        await self._sink.emit(SpeechStarted(utterance.segment_id, start / SAMPLE_RATE))
 
     async def _finalize(self, end: int) -> None:
         utterance, self._utterance = self._utterance, None
@@ -204,7 +171,7 @@ class LocalSession:
         if result is None:
             result = await self._decode_final(self._audio.slice(utterance.start, end))
         self._context = result.text or self._context
-        await self._send.send(utterance.final(result, end))
+        await self._sink.emit(utterance.final(result, end))
 
     async def _cut(self, utterance: Utterance) -> None:
         """Finalize an utterance that reached ``max_utterance_s`` at its quietest point near
@@ -215,7 +182,7 @@ class LocalSession:
         audio = self._audio.slice(utterance.start, end)
         cut = utterance.start + quietest_point(audio, max(0, audio.size - search))
         result = await self._decode_final(self._audio.slice(utterance.start, cut))
-        await self._send.send(utterance.final(result, cut))
+        await self._sink.emit(utterance.final(result, cut))
         self._context = ""  # mid-sentence context makes Whisper skip the words after a cut
         self._utterance = None
         speech_end = self._endpointer.last_speech_end()
@@ -300,7 +267,4 @@ class LocalSession:
         event = Partial(
             utterance.segment_id, text, utterance.start / SAMPLE_RATE, end / SAMPLE_RATE
         )
-        try:
-            self._send.send_nowait(event)
-        except (anyio.WouldBlock, anyio.ClosedResourceError):
-            log.debug("partial for segment %d dropped", utterance.segment_id)
+        await self._sink.emit(event)  # dropped if the consumer is behind

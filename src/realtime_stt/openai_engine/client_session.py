@@ -36,7 +36,8 @@ from openai.types.realtime import (
 )
 
 from realtime_stt.engine.protocol import EngineError, EngineEvent
-from realtime_stt.engine.running import running_task
+from realtime_stt.engine.running import FatalError, outcome, running_task
+from realtime_stt.engine.sink import EventSink
 from realtime_stt.openai_engine.alarm import Alarm
 from realtime_stt.openai_engine.client_transcript import ClientTranscript
 from realtime_stt.openai_engine.config import TranscriptionConfig
@@ -44,11 +45,10 @@ from realtime_stt.openai_engine.connection import (
     Target,
     Upstream,
     UpstreamRejectedError,
+    drops_after_loss,
     open_upstream,
 )
-from realtime_stt.openai_engine.fatal import FatalError, drops_after_loss, outcome
 from realtime_stt.openai_engine.scoring import END, FAILED, Scored, ScoringLane, ScoringThread
-from realtime_stt.openai_engine.sink import EventSink
 from realtime_stt.openai_engine.tuning import Tuning
 from realtime_stt.openai_engine.turn_sender import TurnSender
 from realtime_stt.openai_engine.turns import RATE, Decision, TurnPlanner
@@ -81,7 +81,7 @@ class ClientCommitSession:
         )
         self._transcript = ClientTranscript(tuning.final_timeout_s)
         self._sender = TurnSender(self._transcript, usage, tuning.max_resend_s)
-        self._sink = EventSink(tuning.event_buffer)
+        self._sink = EventSink(tuning.event_buffer, RATE)
         self._wake = Alarm()
         self._inbox: deque[Scored] = deque()
         self._lane: ScoringLane | None = None

@@ -11,6 +11,9 @@ answers our ``session.update``; each attempt is bounded by ``Tuning.connect_time
   :meth:`Tuning.backoff` with up to 20 % jitter, ``max_attempts`` times in all and for at least
   ``Tuning.retry_window_s``; then ``upstream_unavailable``. All three codes are raised as
   ``fatal`` engine errors by the session.
+
+Once a connection is lost, :func:`drops_after_loss` says whether it may be replaced (both kinds
+of session follow it).
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.protocol import State
 
+from realtime_stt.engine.protocol import EngineError
+from realtime_stt.engine.running import FatalError
 from realtime_stt.openai_engine.events import parse_server_event
-from realtime_stt.openai_engine.tuning import Tuning
+from realtime_stt.openai_engine.tuning import RETRY_CLOSE_CODES, Tuning
 
 log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 4 * 1024 * 1024
@@ -212,3 +217,23 @@ def _refusal(status: int) -> Exception:
 async def _close(ws: ClientConnection, timeout_s: float) -> None:
     with anyio.move_on_after(timeout_s, shield=True):
         await ws.close()
+
+
+async def drops_after_loss(lost: Upstream, *, expired: bool, drops: int, tuning: Tuning) -> int:
+    """The count of drops in a row once connection ``lost`` is gone (after waiting, bounded, for
+    its reader to finish); raises :class:`FatalError` when it must not be replaced: a close code
+    that is not retried (unless upstream said ``session_expired``), or too many drops in a row.
+    """
+    with anyio.move_on_after(tuning.close_timeout_s):
+        await lost.finished.wait()
+    code = lost.close_code
+    if not (expired or code is None or code in RETRY_CLOSE_CODES):
+        message = f"OpenAI closed the connection (code {code})"
+        raise FatalError(EngineError("upstream_closed", message, fatal=True))
+    lived = time.monotonic() - lost.opened_at
+    drops = drops + 1 if lived < tuning.stable_after_s else 1
+    if drops > tuning.max_attempts:
+        message = f"the upstream connection dropped {drops} times in a row"
+        raise FatalError(EngineError("upstream_unavailable", message, fatal=True))
+    log.warning("OpenAI connection %d lost (code %s); reconnecting", lost.gen, code)
+    return drops

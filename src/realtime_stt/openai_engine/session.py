@@ -8,8 +8,8 @@ least 100 ms is uncommitted, reconnects after a drop, and rotates the connection
 upstream's 60-minute cap. An item that only our commit created out of silence
 (see ``Tuning.silence_rms``) is dropped by the assembler, so a pause before ``end_input`` does
 not show up as an empty utterance. Reader tasks feed server events to the
-:class:`~realtime_stt.openai_engine.transcript.TranscriptAssembler`, whose engine events go to a
-bounded stream (``event_buffer``; a partial that does not fit is dropped, other events wait).
+:class:`~realtime_stt.openai_engine.transcript.TranscriptAssembler`, whose engine events go to the
+session's event stream (``event_buffer`` events; see :mod:`realtime_stt.engine.running`).
 
 Bounds: queued audio beyond ``max_backlog_s`` ends the session (``engine_overloaded``), and
 repeated flushes with no audio between them queue once; sent audio is kept for resending only
@@ -26,39 +26,31 @@ the old connection is cleared (or, mid-utterance, committed) and kept until its 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 import anyio
-import anyio.abc
 from openai.types.realtime import (
     ConversationItemInputAudioTranscriptionCompletedEvent as CompletedEvent,
 )
 from openai.types.realtime import RealtimeServerEvent
 
-from realtime_stt.engine.protocol import EngineError, EngineEvent
-from realtime_stt.engine.running import running_task
+from realtime_stt.engine.protocol import EngineError
+from realtime_stt.engine.running import BaseSession, FatalError
 from realtime_stt.openai_engine import events
 from realtime_stt.openai_engine.alarm import Alarm
 from realtime_stt.openai_engine.connection import (
     Target,
     Upstream,
     UpstreamRejectedError,
+    drops_after_loss,
     open_upstream,
 )
-from realtime_stt.openai_engine.fatal import FatalError, drops_after_loss, outcome
 from realtime_stt.openai_engine.history import AudioHistory
-from realtime_stt.openai_engine.sink import EventSink
 from realtime_stt.openai_engine.transcript import TranscriptAssembler
-from realtime_stt.openai_engine.tuning import (
-    MIN_COMMIT_SAMPLES,
-    SAMPLE_RATE,
-    Tuning,
-)
+from realtime_stt.openai_engine.tuning import MIN_COMMIT_SAMPLES, SAMPLE_RATE, Tuning
 from realtime_stt.openai_engine.uplink import AudioUplink
 from realtime_stt.openai_engine.usage import SessionUsage
 
@@ -73,10 +65,11 @@ _FLUSH = _Marker()
 _END = _Marker()
 
 
-class OpenAISession:
+class OpenAISession(BaseSession):
     """Implements ``EngineSession``; run it inside :meth:`running`."""
 
     def __init__(self, target: Target, tuning: Tuning, usage: SessionUsage | None = None) -> None:
+        super().__init__(sample_rate=SAMPLE_RATE, event_buffer=tuning.event_buffer)
         self._target = target
         self._tuning = tuning
         self._usage = usage
@@ -87,15 +80,12 @@ class OpenAISession:
         self._parked = False
         """True while the driver waits with nothing to do: :meth:`push_audio` may then send
         audio itself (synchronously), which saves a task switch and a driver pass per chunk."""
-        self._sink = EventSink(tuning.event_buffer)
         history = AudioHistory()
         self._asm = TranscriptAssembler(
             lambda start, stop: history.peak_rms(start, stop) < tuning.silence_rms
         )
         self._uplink = AudioUplink(history, self._asm, tuning)
         self._backlog = 0
-        self._room = asyncio.Event()
-        self._room.set()
         self._connecting = False
         self._ended = False
         self._overflow = False
@@ -105,7 +95,6 @@ class OpenAISession:
         self._links: list[Upstream] = []
         self._next_gen = 0
         self._drops = 0
-        self._tasks: anyio.abc.TaskGroup | None = None
 
     # -- EngineSession -------------------------------------------------------------------------
 
@@ -131,10 +120,6 @@ class OpenAISession:
             self._room.clear()
         self._wake.ring()
 
-    async def wait_for_room(self) -> None:
-        """Wait while more than ``Tuning.room_s`` of pushed audio is still unsent."""
-        await self._room.wait()
-
     def flush(self) -> None:
         """Commit the utterance in progress once the audio before it is sent (if ≥ 100 ms)."""
         if not self._ended and not (self._commands and self._commands[-1] is _FLUSH):
@@ -148,24 +133,12 @@ class OpenAISession:
             self._commands.append(_END)
             self._wake.ring()
 
-    def __aiter__(self) -> AsyncIterator[EngineEvent]:
-        return self._sink.__aiter__()
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Run the session's tasks for the duration of the context; leaving it cancels them."""
-
-        def release() -> None:
-            self._wake.cancel()
-            self._sink.close()
-            if self._usage is not None:
-                self._count_sent()
-                received = self._sink.pushed / SAMPLE_RATE
-                log.info("session usage: %s", self._usage.summary(received))
-
-        async with running_task(self._run, release) as tasks:
-            self._tasks = tasks
-            yield
+    def _release(self) -> None:
+        self._wake.cancel()
+        if self._usage is not None:
+            self._count_sent()
+            received = self._sink.pushed / SAMPLE_RATE
+            log.info("session usage: %s", self._usage.summary(received))
 
     def _count_sent(self) -> None:
         if self._usage is not None:
@@ -174,22 +147,15 @@ class OpenAISession:
 
     # -- driver --------------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        last: list[EngineError] = []
-        try:
-            last = await outcome(self._drive)
-        finally:
-            await self._close_links()
-            if last:
-                await self._sink.emit_all([*self._asm.abandon_all(None), *last])
-            self._sink.end()
-
-    async def _close_links(self) -> None:
-        """Close every connection and let its reader deliver what it already handled."""
+    async def _wind_up(self, errors: list[EngineError]) -> None:
+        """Close every connection and let its reader deliver what it already handled; then a
+        fatal error's finals (the partial text of every open segment) and the error."""
         for link in self._links:
             await link.aclose(self._tuning.close_timeout_s)
             with anyio.move_on_after(self._tuning.close_timeout_s, shield=True):
                 await link.finished.wait()
+        if errors:
+            await self._sink.emit_all([*self._asm.abandon_all(None), *errors])
 
     async def _drive(self) -> None:
         link = self._link = await self._open(0, ())
@@ -285,13 +251,6 @@ class OpenAISession:
 
         await link.pump(on_event)
         self._wake.ring()
-
-    @property
-    def _group(self) -> anyio.abc.TaskGroup:
-        if self._tasks is None:
-            msg = "the session is not running"
-            raise RuntimeError(msg)
-        return self._tasks
 
     async def _recover(self, lost: Upstream) -> None:
         self._drops = await drops_after_loss(

@@ -1,8 +1,9 @@
-"""Where a session's engine events go: a bounded stream to the consumer, with a drop policy.
+"""The event stream of an engine session: bounded, with a drop policy and clamped times.
 
 Partials that do not fit in the buffer are dropped (a newer partial or the final follows); every
-other event waits for room, which in turn pauses reading from upstream. Times are clamped to the
-audio pushed so far, because silence padded before a last commit may run past it.
+other event waits for room, which in turn pauses the session's work (reading from upstream,
+decoding). Times are clamped to the audio pushed so far (the protocol's bound), because an
+engine may run past it: silence padded before a last commit, a pause's padding.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 
 from realtime_stt.engine.protocol import EngineEvent, Final, Partial, SpeechStarted
-from realtime_stt.openai_engine.tuning import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,10 @@ class EventSink:
     that a final waits for. Here an event that can be queued or taken at once never yields.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, sample_rate: int) -> None:
+        """``size`` events are buffered; :attr:`pushed` counts samples at ``sample_rate``."""
         self._size = size
+        self._rate = sample_rate
         self._events: deque[EngineEvent] = deque()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
@@ -55,7 +57,7 @@ class EventSink:
 
     async def emit(self, event: EngineEvent) -> None:
         """Deliver ``event`` (a partial only if there is room)."""
-        event = _clamp(event, self.pushed / SAMPLE_RATE)
+        event = _clamp(event, self.pushed / self._rate)
         while len(self._events) >= self._size and not self._closed:
             if isinstance(event, Partial):
                 log.debug("partial for segment %d dropped", event.segment_id)
