@@ -4,10 +4,13 @@ Four buffers, each bounded to the newest N entries so memory stays bounded howev
 service runs:
 
 - ``front-chunks``: audio chunks received from clients;
-- ``openai-chunks``: audio chunks sent to the active engine (the name is kept for compatibility
-  with the first version, which only had the OpenAI engine);
-- ``openai-text``: text events received from the engine;
+- ``engine-chunks``: audio chunks sent to the engine in use, whichever it is;
+- ``engine-text``: text events received from the engine;
 - ``front-text``: messages sent to clients.
+
+Outside the code, a buffer goes by its :data:`BUFFER_PATHS` name (its URL under ``/debug/``, its
+shared-store key): the engine's two keep the ``openai-*`` names of the first version, which only
+had the OpenAI engine, because clients use them.
 
 Chunk entries carry metadata and level only, never raw audio. Every entry names the ``instance``
 that recorded it. :func:`chunk_entry` and :func:`text_entry` build the entries, so every store
@@ -45,13 +48,20 @@ level is computed only for entries someone reads (it was about 8 % of the proxy'
 streams when computed for every chunk). Larger chunks are measured at once, which bounds what a
 buffer holds to ``size`` x 8 KiB."""
 
-BufferName = Literal["front-chunks", "openai-chunks", "openai-text", "front-text"]
+BufferName = Literal["front-chunks", "engine-chunks", "engine-text", "front-text"]
 BUFFER_NAMES: tuple[BufferName, ...] = (
     "front-chunks",
-    "openai-chunks",
-    "openai-text",
+    "engine-chunks",
+    "engine-text",
     "front-text",
 )
+BUFFER_PATHS: dict[BufferName, str] = {
+    "front-chunks": "front-chunks",
+    "engine-chunks": "openai-chunks",
+    "engine-text": "openai-text",
+    "front-text": "front-text",
+}
+"""Each buffer's name outside the code: ``GET /debug/<name>``, and its key in a shared store."""
 StoreHealth = Literal["off", "ok", "degraded"]
 
 

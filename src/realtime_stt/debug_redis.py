@@ -37,6 +37,7 @@ from redis.typing import EncodableT, FieldT
 
 from realtime_stt.audio import Int16Array
 from realtime_stt.debug_log import (
+    BUFFER_PATHS,
     BufferName,
     DebugStoreUnavailableError,
     StoreHealth,
@@ -101,8 +102,8 @@ class RedisDebugLog:
 
     @staticmethod
     def key(buffer: BufferName) -> str:
-        """The stream key of one buffer."""
-        return KEY_PREFIX + buffer
+        """The stream key of one buffer (by its outside name, so versions share it)."""
+        return KEY_PREFIX + BUFFER_PATHS[buffer]
 
     def record_chunk(
         self, buffer: BufferName, session_id: str, seq: int, samples: Int16Array, sample_rate: int

@@ -19,7 +19,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from realtime_stt import debug_access
-from realtime_stt.debug_log import BUFFER_NAMES, BufferName, DebugStoreUnavailableError
+from realtime_stt.debug_log import (
+    BUFFER_NAMES,
+    BUFFER_PATHS,
+    BufferName,
+    DebugStoreUnavailableError,
+)
 from realtime_stt.services import Services
 
 
@@ -134,8 +139,9 @@ def _make_debug_route(name: BufferName) -> None:
         except DebugStoreUnavailableError as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from exc
 
+    path = BUFFER_PATHS[name]
     read_buffer.__doc__ = f"The newest entries of the {name} ring buffer, oldest first."
-    debug_router.add_api_route(f"/{name}", read_buffer, methods=["GET"], name=f"debug-{name}")
+    debug_router.add_api_route(f"/{path}", read_buffer, methods=["GET"], name=f"debug-{path}")
 
 
 for _name in BUFFER_NAMES:

@@ -123,7 +123,7 @@ class Connection:
             return
         rate = self.resampler.out_rate
         self.services.debug.record_chunk(
-            "openai-chunks", self.core.session_id, self.chunks_out, samples, rate
+            "engine-chunks", self.core.session_id, self.chunks_out, samples, rate
         )
         self.chunks_out += 1
         self.stream.push_audio(samples.astype("<i2", copy=False).tobytes())
@@ -217,7 +217,7 @@ class Connection:
             payload = {"type": "error", "code": event.code, "message": event.message}
         else:
             return
-        self.services.debug.record_text("openai-text", self.core.session_id, payload)
+        self.services.debug.record_text("engine-text", self.core.session_id, payload)
 
     async def run(self) -> None:
         """Run reader, drain and writer until one of them ends the connection."""
