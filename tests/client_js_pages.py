@@ -147,8 +147,9 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    """A real server (local engine, English) that requires ``TOKEN``."""
+def model_server() -> Iterator[LiveServer]:
+    """A real server (local engine, English) that requires ``TOKEN``; its tests are in the
+    ``model`` tier."""
     settings = make_settings(api_token=TOKEN)
     live = LiveServer(create_app(settings), settings).__enter__()
     try:
@@ -170,10 +171,10 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, server: LiveServer) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, model_server: LiveServer) -> Iterator[Site]:
     """A static server on another origin holding the plain page (``/module.html``)."""
     root = tmp_path_factory.mktemp("site")
-    (root / "module.html").write_text(MODULE_PAGE.replace("{backend}", server.http_url))
+    (root / "module.html").write_text(MODULE_PAGE.replace("{backend}", model_server.http_url))
     handler = functools.partial(QuietHandler, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -17,8 +17,8 @@ from websockets.sync.client import connect
 
 from realtime_stt import ws_connection
 from realtime_stt.app import create_app
-from tests.conftest import LiveServer, make_settings, silence
-from tests.scripted_engine import ScriptedEngine
+from tests.conftest import LiveServer, make_settings
+from tests.scripted_engine import ScriptedEngine, voiced
 from tests.wsutil import collect, finish, until_closed
 
 ClientFactory = Callable[..., TestClient]
@@ -30,29 +30,11 @@ def refusal(client: TestClient, url: str) -> tuple[list[dict[str, object]], int]
         return collect(ws)
 
 
-@pytest.fixture
-def scripted() -> Iterator[Callable[..., TestClient]]:
-    """Ready TestClients of apps serving a :class:`ScriptedEngine` built with the given options."""
-    clients: list[TestClient] = []
-
-    def build(**engine_options: object) -> TestClient:
-        app = create_app(make_settings(), engine=ScriptedEngine(**engine_options))  # type: ignore[arg-type]
-        client = TestClient(app).__enter__()
-        clients.append(client)
-        return client
-
-    yield build
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
 class TestSampleRate:
     @pytest.mark.parametrize("rate", ["\u00b2", "\u0661\u0666\u0660\u0660\u0660", "16000\u00b2"])
-    def test_only_ascii_digits_are_a_sample_rate(
-        self, scripted: Callable[..., TestClient], rate: str
-    ) -> None:
+    def test_only_ascii_digits_are_a_sample_rate(self, client: TestClient, rate: str) -> None:
         """A superscript or Arabic-Indic digit gets invalid_sample_rate and 1008, not a crash."""
-        messages, code = refusal(scripted(), f"/ws?sample_rate={rate}")
+        messages, code = refusal(client, f"/ws?sample_rate={rate}")
         assert [m["code"] for m in messages] == ["invalid_sample_rate"]
         assert code == 1008
 
@@ -60,16 +42,16 @@ class TestSampleRate:
 class TestLanguage:
     @pytest.mark.parametrize("language", ["xx", "swe", "ab", "EN", "e"])
     def test_a_language_whisper_lacks_is_refused_before_ready(
-        self, client: TestClient, language: str
+        self, model_client: TestClient, language: str
     ) -> None:
         """The local engine refuses codes its model does not know with invalid_language, 1008."""
-        messages, code = refusal(client, f"/ws?language={language}")
+        messages, code = refusal(model_client, f"/ws?language={language}")
         assert [m.get("code") for m in messages] == ["invalid_language"]
         assert code == 1008
 
-    def test_whisper_only_languages_are_accepted(self, client: TestClient) -> None:
+    def test_whisper_only_languages_are_accepted(self, model_client: TestClient) -> None:
         """A code Whisper knows beyond ISO 639-1 (haw) opens a session."""
-        with client.websocket_connect("/ws?language=haw") as ws:
+        with model_client.websocket_connect("/ws?language=haw") as ws:
             assert ws.receive_json()["language"] == "haw"
             finish(ws)
 
@@ -85,11 +67,8 @@ class TestLanguage:
 
 
 class TestDrain:
-    def test_healthz_says_draining_as_soon_as_the_drain_starts(
-        self, scripted: Callable[..., TestClient]
-    ) -> None:
+    def test_healthz_says_draining_as_soon_as_the_drain_starts(self, client: TestClient) -> None:
         """Once a shutdown starts draining, /healthz answers 503 draining."""
-        client = scripted()
         assert client.get("/healthz").status_code == 200
         assert client.portal is not None
         client.portal.call(client.app.state.live.drain, 0.0)  # type: ignore[attr-defined]
@@ -98,20 +77,19 @@ class TestDrain:
         assert response.json()["status"] == "draining"
 
     def test_a_streaming_client_is_told_of_the_drain_not_of_audio_after_end(
-        self, scripted: Callable[..., TestClient]
+        self, client: TestClient
     ) -> None:
         """A client still streaming when the drain starts gets shutting_down once, its final,
         and 1001; the audio it keeps sending is dropped without audio_after_end."""
-        client = scripted()
         assert client.portal is not None
         with client.websocket_connect("/ws") as ws:
             assert ws.receive_json()["type"] == "ready"
-            ws.send_bytes(silence(0.2))
+            ws.send_bytes(voiced(0.2))
             assert ws.receive_json()["type"] == "speech_started"
             client.portal.start_task_soon(client.app.state.live.drain, 10.0)  # type: ignore[attr-defined]
             first = ws.receive_json()
             for _ in range(5):
-                ws.send_bytes(silence(0.2))
+                ws.send_bytes(voiced(0.2))
             ws.send_text(json.dumps({"type": "end"}))
             rest, code = collect(ws)
         assert first["type"] == "error"
@@ -131,7 +109,7 @@ class TestStalledEngine:
         app = create_app(settings, engine=ScriptedEngine(stalled=True))
         with LiveServer(app, settings) as server, connect(server.ws_url) as ws:
             assert json.loads(ws.recv(timeout=30))["type"] == "ready"
-            ws.send(silence(0.1))
+            ws.send(voiced(0.1))
             messages, code = until_closed(ws)
         assert [m["type"] for m in messages] == ["speech_started", "error", "final"]
         assert messages[1]["code"] == "engine_stalled"
@@ -139,11 +117,8 @@ class TestStalledEngine:
 
 
 class TestMetrics:
-    def test_metrics_are_collected_on_the_event_loop(
-        self, scripted: Callable[..., TestClient]
-    ) -> None:
+    def test_metrics_are_collected_on_the_event_loop(self, client: TestClient) -> None:
         """/metrics runs its collectors on the loop that changes what they read."""
-        client = scripted()
         seen: list[int] = []
 
         class ThreadProbe(Collector):
@@ -157,12 +132,12 @@ class TestMetrics:
         assert client.get("/metrics").status_code == 200
         assert seen == [loop_thread]
 
-    def test_dropped_partials_are_counted(self, scripted: Callable[..., TestClient]) -> None:
+    def test_dropped_partials_are_counted(self, client_factory: ClientFactory) -> None:
         """Every partial of a burst is either sent or counted in stt_partials_dropped_total."""
-        client = scripted(partials=50)
+        client = client_factory(ScriptedEngine(partials=50))
         with client.websocket_connect("/ws") as ws:
             ws.receive_json()
-            ws.send_bytes(silence(0.2))
+            ws.send_bytes(voiced(0.2))
             messages, _ = finish(ws)
         sent = sum(1 for m in messages if m["type"] == "partial")
         dropped = _sample(client.get("/metrics").text, "stt_partials_dropped_total{")

@@ -73,9 +73,10 @@ def assert_key_words(text: str) -> None:
 
 
 @pytest.fixture
-def server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
-    """A live server with the default test settings (local engine, English)."""
-    return live_server_factory()
+def server(model_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """A live server with the default test settings (local engine, English): these tests read
+    what it heard."""
+    return model_server_factory()
 
 
 def test_prints_finals_and_exits_zero(server: LiveServer) -> None:

@@ -27,7 +27,7 @@ from tests.client_js_pages import (
     Site,
     browser,
     close_before,
-    server,
+    model_server,
     share_of_words,
     site,
 )
@@ -36,7 +36,7 @@ from tests.conftest import LiveServer, free_port
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
-__all__ = ["browser", "server", "site"]  # fixtures, used by name
+__all__ = ["browser", "model_server", "site"]  # fixtures, used by name
 
 
 @pytest.fixture
@@ -65,11 +65,11 @@ def test_client_module_is_served_to_any_origin(client_factory: Callable[..., Tes
 
 
 def test_module_transcribes_and_stop_resolves_after_close(
-    module_page: Page, server: LiveServer
+    module_page: Page, model_server: LiveServer
 ) -> None:
     """Finals hold >= 70 % of the words; stop() resolves with them after the server's 1000."""
     page = module_page
-    started = page.evaluate(START, {"backend": server.http_url, "token": TOKEN})
+    started = page.evaluate(START, {"backend": model_server.http_url, "token": TOKEN})
     assert started["ok"], started
     assert started["ready"]["engine"] == "local"
     assert started["ready"]["sampleRate"] == 16000
@@ -97,10 +97,12 @@ def test_module_transcribes_and_stop_resolves_after_close(
     assert min(levels) == 0
 
 
-def test_module_stop_mid_utterance_returns_its_final(module_page: Page, server: LiveServer) -> None:
+def test_module_stop_mid_utterance_returns_its_final(
+    module_page: Page, model_server: LiveServer
+) -> None:
     """Stopping while the speaker talks still yields that utterance's final, sent after end."""
     page = module_page
-    assert page.evaluate(START, {"backend": server.http_url, "token": TOKEN})["ok"]
+    assert page.evaluate(START, {"backend": model_server.http_url, "token": TOKEN})["ok"]
     partial = page.evaluate(FIRST_PARTIAL)
     stopped = page.evaluate(STOP)
     events = page.evaluate("window.events")
@@ -114,10 +116,12 @@ def test_module_stop_mid_utterance_returns_its_final(module_page: Page, server: 
     close_before(stopped["sockets"], stopped["resolvedAt"])
 
 
-def test_module_flush_finalizes_before_the_pause(module_page: Page, server: LiveServer) -> None:
+def test_module_flush_finalizes_before_the_pause(
+    module_page: Page, model_server: LiveServer
+) -> None:
     """flush() in mid-sentence yields a final at once; the rest of the sentence comes in another."""
     page = module_page
-    assert page.evaluate(START, {"backend": server.http_url, "token": TOKEN})["ok"]
+    assert page.evaluate(START, {"backend": model_server.http_url, "token": TOKEN})["ok"]
     partial = page.evaluate(FIRST_PARTIAL)
     page.evaluate("window.t.flush()")
     flushed = page.evaluate(
@@ -139,9 +143,11 @@ def test_module_flush_finalizes_before_the_pause(module_page: Page, server: Live
     page.evaluate(STOP)
 
 
-def test_module_wrong_token_is_an_error_in_words(module_page: Page, server: LiveServer) -> None:
+def test_module_wrong_token_is_an_error_in_words(
+    module_page: Page, model_server: LiveServer
+) -> None:
     """A refused token rejects start() with the very error the error event carries."""
-    result = module_page.evaluate(START, {"backend": server.http_url, "token": "wrong"})
+    result = module_page.evaluate(START, {"backend": model_server.http_url, "token": "wrong"})
     assert not result["ok"]
     assert result["error"]["code"] == "unauthorized"
     assert "token" in result["error"]["message"]
@@ -164,7 +170,7 @@ def test_module_unreachable_server_rejects_start_quickly(module_page: Page) -> N
 
 
 def test_module_denied_microphone_is_an_error_in_words(
-    tmp_path: Path, site: Site, server: LiveServer
+    tmp_path: Path, site: Site, model_server: LiveServer
 ) -> None:
     """A refused microphone rejects start() with microphone_denied, before any connection."""
     with chromium(tmp_path, grant_microphone=False) as context:
@@ -172,7 +178,7 @@ def test_module_denied_microphone_is_an_error_in_words(
         page = context.new_page()
         page.goto(site.url + "/module.html")
         page.wait_for_function("() => typeof window.RealtimeTranscriber === 'function'")
-        result = page.evaluate(START, {"backend": server.http_url, "token": TOKEN})
+        result = page.evaluate(START, {"backend": model_server.http_url, "token": TOKEN})
         assert not result["ok"]
         assert result["error"]["code"] == "microphone_denied"
         assert "Microphone access was denied" in result["error"]["message"]

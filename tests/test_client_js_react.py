@@ -20,7 +20,7 @@ from tests.client_js_pages import (
     Site,
     browser,
     close_before,
-    server,
+    model_server,
     share_of_words,
     site,
 )
@@ -29,7 +29,7 @@ from tests.conftest import LiveServer, free_port
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
-__all__ = ["browser", "server", "site"]  # fixtures, used by name
+__all__ = ["browser", "model_server", "site"]  # fixtures, used by name
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,9 @@ def open_react(browser: BrowserContext, react_site: str, backend: str, token: st
 
 
 def test_react_hook_transcribes_and_stop_resolves_after_close(
-    browser: BrowserContext, react_site: str, server: LiveServer
+    browser: BrowserContext, react_site: str, model_server: LiveServer
 ) -> None:
-    page = open_react(browser, react_site, server.http_url, TOKEN)
+    page = open_react(browser, react_site, model_server.http_url, TOKEN)
     page.click("#start")
     page.wait_for_function("() => window.startResult === true", timeout=30_000)
     page.wait_for_function(
@@ -89,9 +89,9 @@ def test_react_hook_transcribes_and_stop_resolves_after_close(
 
 
 def test_react_hook_flush_finalizes_before_the_pause(
-    browser: BrowserContext, react_site: str, server: LiveServer
+    browser: BrowserContext, react_site: str, model_server: LiveServer
 ) -> None:
-    page = open_react(browser, react_site, server.http_url, TOKEN)
+    page = open_react(browser, react_site, model_server.http_url, TOKEN)
     page.click("#start")
     page.wait_for_function(
         "() => document.querySelector('#partial').textContent.trim()", timeout=60_000
@@ -110,9 +110,9 @@ def test_react_hook_flush_finalizes_before_the_pause(
 
 
 def test_react_hook_wrong_token_is_an_error_in_words(
-    browser: BrowserContext, react_site: str, server: LiveServer
+    browser: BrowserContext, react_site: str, model_server: LiveServer
 ) -> None:
-    page = open_react(browser, react_site, server.http_url, "wrong")
+    page = open_react(browser, react_site, model_server.http_url, "wrong")
     page.click("#start")
     page.wait_for_function("() => window.startResult === false", timeout=15_000)
     assert page.get_attribute("#error", "data-code") == "unauthorized"

@@ -60,10 +60,10 @@ def browser(tmp_path: Path) -> Iterator[BrowserContext]:
 
 
 def test_browser_transcribes_microphone(
-    live_server_factory: Callable[..., LiveServer], browser: BrowserContext
+    model_server_factory: Callable[..., LiveServer], browser: BrowserContext
 ) -> None:
     """In Chromium, Start streams the microphone and the final transcript appears on the page."""
-    server = live_server_factory()
+    server = model_server_factory()
     page = browser.new_page()
     page.goto(server.http_url + "/")
     page.select_option("#language", "en")

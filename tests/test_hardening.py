@@ -18,7 +18,8 @@ from websockets.sync.client import connect
 from realtime_stt import ws_connection
 from realtime_stt.local.decoder import UtteranceDecoder
 from tests.conftest import LiveServer, free_port, healthy, silence, spawn_service, speech
-from tests.wsutil import collect, finish, stream, transcript
+from tests.scripted_engine import ScriptedEngine, voiced
+from tests.wsutil import collect, finals, finish, stream, transcript
 
 ClientFactory = Callable[..., TestClient]
 
@@ -42,18 +43,28 @@ def settle(client: TestClient, predicate: Callable[[], bool], timeout: float = 1
 
 
 def works(client: TestClient) -> None:
-    """A new session still transcribes."""
+    """A new session still transcribes (the scripted engine: gives its final)."""
     with client.websocket_connect("/ws?language=en") as ws:
-        ws.receive_json()
+        engine = ws.receive_json()["engine"]
         stream(ws, speech("en_weather"))
         messages, code = finish(ws)
     assert code == 1000
-    assert "sunny" in transcript(messages)
+    assert ("scripted words" if engine == "scripted" else "sunny") in transcript(messages)
+
+
+@pytest.fixture(params=["scripted", pytest.param("local", marks=pytest.mark.model)])
+def any_client(request: pytest.FixtureRequest, client_factory: ClientFactory) -> TestClient:
+    """A ready client of the scripted engine, and (in the model tier) of the local engine."""
+    if request.param == "scripted":
+        return client_factory()
+    model_client_factory: ClientFactory = request.getfixturevalue("model_client_factory")
+    return model_client_factory()
 
 
 class TestDisconnects:
-    def test_abrupt_disconnect_mid_utterance_leaks_nothing(self, client: TestClient) -> None:
+    def test_abrupt_disconnect_mid_utterance_leaks_nothing(self, any_client: TestClient) -> None:
         """Dropping the socket mid-speech frees the session, its tasks and its threads."""
+        client = any_client
         works(client)
         tasks, threads = server_tasks(client), threading.active_count()
         for _ in range(3):
@@ -68,10 +79,35 @@ class TestDisconnects:
 
 
 class TestFaults:
-    def test_engine_failure_reaches_only_its_own_session(
-        self, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    def test_a_fatal_engine_error_reaches_only_its_own_session(
+        self, client_factory: ClientFactory
+    ) -> None:
+        """An engine's fatal error in one session is that session's error, its open segment's
+        final and 1011; the session beside it goes on."""
+        client = client_factory(ScriptedEngine(fail_language="de"))
+        with (
+            client.websocket_connect("/ws?language=de") as broken,
+            client.websocket_connect("/ws?language=en") as healthy,
+        ):
+            broken.receive_json()
+            healthy.receive_json()
+            stream(broken, voiced(0.5))
+            stream(healthy, voiced(0.5))
+            broken_messages, broken_code = collect(broken)
+            healthy_messages, healthy_code = finish(healthy)
+        assert broken_code == 1011
+        assert [m["type"] for m in broken_messages] == ["speech_started", "error", "final"]
+        assert broken_messages[1]["code"] == "engine_failure"  # then its open segment is closed
+        assert healthy_code == 1000
+        assert [m["text"] for m in finals(healthy_messages)] == ["scripted words"]
+        assert all(m["type"] != "error" for m in healthy_messages)
+        works(client)
+
+    def test_a_local_decoder_failure_reaches_only_its_own_session(
+        self, model_client: TestClient, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A decoder that raises for one session's language fails that session alone, with 1011."""
+        client = model_client
         original = UtteranceDecoder.decode_batch
 
         def flaky(self: UtteranceDecoder, *args: object, **kwargs: object) -> object:
@@ -105,17 +141,18 @@ class TestLimits:
     def test_a_session_over_its_length_gets_its_finals_then_1000(
         self, client_factory: ClientFactory
     ) -> None:
-        """At MAX_SESSION_SECONDS the client is told, gets the finals, and the close is clean."""
-        client = client_factory(max_session_seconds=2.0)
+        """At MAX_SESSION_SECONDS the client is told, the engine has had exactly that much audio,
+        the utterance in progress gets its final, and the close is clean."""
+        engine = ScriptedEngine()
+        client = client_factory(engine, max_session_seconds=2.0)
         with client.websocket_connect("/ws?language=en") as ws:
             ws.receive_json()
-            stream(ws, speech("en_weather") + silence(1.0))
+            stream(ws, voiced(3.0) + silence(1.0))
             messages, code = collect(ws)
         assert code == 1000
         assert [m["code"] for m in messages if m["type"] == "error"] == ["session_too_long"]
-        final = [m for m in messages if m["type"] == "final"][-1]
-        assert final["ts"]["end_s"] <= 2.0
-        assert "tomorrow" in final["text"].lower()
+        assert [m["ts"] for m in finals(messages)] == [{"start_s": 0.0, "end_s": 2.0}]
+        assert bytes(engine.sessions[0].audio) == voiced(3.0)[: 2 * 32000]
 
 
 class TestSlowClients:
@@ -150,6 +187,7 @@ class TestSlowClients:
 
 
 class TestShutdown:
+    @pytest.mark.model
     def test_sigterm_delivers_finals_then_closes_1001(self) -> None:
         """On SIGTERM an open session gets its final and a 1001 close, then the process exits."""
         port = free_port()
@@ -181,11 +219,13 @@ class TestShutdown:
 
 
 class TestLongSessions:
-    def test_minutes_of_audio_stream_through_with_every_final(self, client: TestClient) -> None:
+    def test_minutes_of_audio_stream_through_with_every_final(
+        self, model_client: TestClient
+    ) -> None:
         """Three minutes of speech and silence, sent fast, give one final per utterance."""
         utterance = speech("en_weather") + silence(2.0)
         repeats = 30
-        with client.websocket_connect("/ws?language=en") as ws:
+        with model_client.websocket_connect("/ws?language=en") as ws:
             ws.receive_json()
             for _ in range(repeats):
                 stream(ws, utterance, chunk=32000)
@@ -198,18 +238,13 @@ class TestLongSessions:
 
 class TestMetrics:
     def test_metrics_count_sessions_audio_messages_and_latency(self, client: TestClient) -> None:
-        """/metrics exposes sessions, audio seconds, messages by type, final latency, busy time."""
+        """/metrics exposes sessions, audio seconds, messages by type and final latency."""
         with client.websocket_connect("/ws?language=en") as ws:
             ws.receive_json()
             ws.send_text("nope")
             stream(ws, speech("en_weather") + silence(0.6))
             finish(ws)
-        text = client.get("/metrics").text
-        samples = {
-            line.split(" ")[0]: float(line.split(" ")[1])
-            for line in text.splitlines()
-            if line and not line.startswith("#")
-        }
+        samples = metric_samples(client)
 
         def value(prefix: str) -> float:
             return sum(v for k, v in samples.items() if k.startswith(prefix))
@@ -220,4 +255,23 @@ class TestMetrics:
         assert any('type="final"' in k for k in samples if k.startswith("stt_messages_sent"))
         assert value('stt_errors_total{code="invalid_json"') == 1
         assert value("stt_final_latency_seconds_count{") >= 1
-        assert value("stt_engine_busy_seconds{") > 0
+
+    def test_the_local_engines_busy_time_is_exported(self, model_client: TestClient) -> None:
+        """The local engine's worker time goes to stt_engine_busy_seconds."""
+        with model_client.websocket_connect("/ws?language=en") as ws:
+            ws.receive_json()
+            stream(ws, speech("en_weather") + silence(0.6))
+            finish(ws)
+        samples = metric_samples(model_client)
+        busy = [v for k, v in samples.items() if k.startswith("stt_engine_busy_seconds{")]
+        assert busy
+        assert sum(busy) > 0
+
+
+def metric_samples(client: TestClient) -> dict[str, float]:
+    """Every sample of ``/metrics``, by name and labels."""
+    return {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in client.get("/metrics").text.splitlines()
+        if line and not line.startswith("#")
+    }

@@ -4,33 +4,43 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
 from realtime_stt.app import create_app
-from tests.conftest import make_settings, silence, speech
-from tests.wsutil import finish, stream
+from tests.conftest import make_settings, silence, wait_ready
+from tests.scripted_engine import ScriptedEngine, voiced
+from tests.wsutil import collect, finish, stream
 
 ClientFactory = Callable[..., TestClient]
 
 
 class TestHealth:
     def test_healthz_is_503_until_the_engine_is_ready_then_200(self) -> None:
-        """/healthz answers 503 while the model loads and 200 once it is ready."""
-        app = create_app(make_settings(local_workers=1, local_cpu_threads=1))
+        """/healthz answers 503 while the engine starts, /ws refuses sessions then, and both
+        serve once it is ready."""
+        started = threading.Event()
+        app = create_app(make_settings(), engine=ScriptedEngine(start_gate=started))
         with TestClient(app) as client:
-            first = client.get("/healthz")
-            assert first.status_code == 503
-            assert first.json()["status"] == "starting"
-            with client.websocket_connect("/ws") as ws:
-                assert ws.receive_json()["code"] == "engine_not_ready"
-            from tests.conftest import wait_ready
-
+            try:
+                first = client.get("/healthz")
+                with client.websocket_connect("/ws") as ws:
+                    refused, code = collect(ws)
+            finally:
+                started.set()
             wait_ready(client)
             body = client.get("/healthz").json()
+            with client.websocket_connect("/ws") as ws:
+                assert ws.receive_json()["type"] == "ready"
+        assert first.status_code == 503
+        assert first.json()["status"] == "starting"
+        assert [m["code"] for m in refused] == ["engine_not_ready"]
+        assert code == 1013
         assert body["status"] == "ok"
-        assert body["engine"] == "local"
+        assert body["engine"] == "scripted"
         assert body["sessions"] == 0
 
     def test_session_limit_is_the_engines_unless_max_sessions_is_set(self) -> None:
@@ -50,19 +60,19 @@ class TestHealth:
         """A model path that does not exist leaves /healthz at 503 with the reason."""
         app = create_app(make_settings(local_model="/nonexistent/model"))
         with TestClient(app) as client:
-            for _ in range(100):
-                body = client.get("/healthz").json()
-                if body["status"] == "error":
-                    break
-            response = client.get("/healthz")
+            deadline = time.monotonic() + 30
+            while (response := client.get("/healthz")).json()["status"] == "starting":
+                assert time.monotonic() < deadline, "the engine neither failed nor started"
+                time.sleep(0.02)
         assert response.status_code == 503
         assert response.json()["status"] == "error"
+        assert "/nonexistent/model" in response.json()["error"]
 
 
 class TestConfig:
     def test_config_never_shows_a_secret(self, client_factory: ClientFactory) -> None:
         """Keys and tokens that are set appear only as set: true."""
-        client = client_factory(openai_api_key="sk-very-secret", engine="local", debug_token="dt")
+        client = client_factory(openai_api_key="sk-very-secret", debug_token="dt")
         response = client.get("/config?token=dt")
         assert response.status_code == 200
         assert "sk-very-secret" not in response.text
@@ -106,11 +116,14 @@ class TestCors:
 
 
 class TestDebugBuffers:
-    def test_buffers_record_each_stage_without_raw_audio(self, client: TestClient) -> None:
+    def test_buffers_record_each_stage_without_raw_audio(
+        self, client_factory: ClientFactory
+    ) -> None:
         """Chunks in, chunks to the engine, engine text and client messages are all recorded."""
+        client = client_factory(ScriptedEngine(texts=("tomorrow will be sunny",)))
         with client.websocket_connect("/ws?language=en") as ws:
             session_id = ws.receive_json()["session_id"]
-            stream(ws, speech("en_weather") + silence(0.5))
+            stream(ws, voiced(3.0) + silence(0.5))
             finish(ws)
         chunks = client.get(f"/debug/front-chunks?session_id={session_id}").json()
         assert len(chunks) >= 30

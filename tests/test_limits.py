@@ -106,6 +106,7 @@ class TestHeaderTimeout:
 
 
 class TestWarmUp:
+    @pytest.mark.model
     def test_the_first_session_builds_nothing_on_the_event_loop(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:

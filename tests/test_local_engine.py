@@ -37,41 +37,43 @@ def float_audio(name: str) -> np.ndarray:
 
 
 class TestGating:
-    def test_silence_gives_no_text(self, client: TestClient) -> None:
+    def test_silence_gives_no_text(self, model_client: TestClient) -> None:
         """Ten seconds of digital silence produce no segment at all."""
-        messages = run_session(client, silence(10.0))
+        messages = run_session(model_client, silence(10.0))
         assert [m["type"] for m in messages] == []
 
-    def test_noise_gives_no_text(self, client: TestClient) -> None:
+    def test_noise_gives_no_text(self, model_client: TestClient) -> None:
         """White noise and random bytes (valid PCM) produce no words."""
         rng = np.random.default_rng(7)
         noise = (rng.standard_normal(16000 * 5) * 3000).astype("<i2").tobytes()
         random_bytes = rng.integers(0, 256, 16000 * 2 * 4, dtype=np.uint8).tobytes()
-        messages = run_session(client, noise + random_bytes)
+        messages = run_session(model_client, noise + random_bytes)
         assert [m["text"] for m in finals(messages) if m["text"]] == []
 
 
 class TestLanguages:
-    def test_swedish_speech_is_transcribed_in_swedish(self, client: TestClient) -> None:
+    def test_swedish_speech_is_transcribed_in_swedish(self, model_client: TestClient) -> None:
         """Swedish speech with language=sv yields Swedish words, not an English translation."""
-        messages = run_session(client, speech("sv_weather") + silence(0.6), language="sv")
+        messages = run_session(model_client, speech("sv_weather") + silence(0.6), language="sv")
         text = transcript(messages)
         assert {"jag", "och", "stockholm"} <= set(text.split())
         assert not {"the", "and", "my", "name"} & set(text.split())
 
-    def test_english_transcript_is_accurate(self, client: TestClient) -> None:
+    def test_english_transcript_is_accurate(self, model_client: TestClient) -> None:
         """English speech is transcribed with a word error rate under 0.2."""
         import jiwer
 
-        messages = run_session(client, speech("en_weather") + silence(0.6))
+        messages = run_session(model_client, speech("en_weather") + silence(0.6))
         reference = "tomorrow the weather will be sunny with a light wind from the north"
         assert jiwer.wer(reference, transcript(messages)) < 0.2
 
 
 class TestLongUtterances:
-    def test_long_speech_is_cut_at_a_word_boundary(self, client_factory: ClientFactory) -> None:
+    def test_long_speech_is_cut_at_a_word_boundary(
+        self, model_client_factory: ClientFactory
+    ) -> None:
         """Speech longer than LOCAL_MAX_UTTERANCE_S is split into segments that lose no words."""
-        client = client_factory(local_max_utterance_s=6)
+        client = model_client_factory(local_max_utterance_s=6)
         messages = run_session(client, speech("en_long") + silence(0.6))
         segments = finals(messages)
         assert len(segments) >= 3
@@ -83,13 +85,13 @@ class TestLongUtterances:
 
 
 class TestConcurrency:
-    def test_two_sessions_at_once_stay_separate(self, client: TestClient) -> None:
+    def test_two_sessions_at_once_stay_separate(self, model_client: TestClient) -> None:
         """Two simultaneous sessions each get only their own speech."""
         results: dict[str, str] = {}
 
         def run(name: str) -> None:
             audio = speech(name) + silence(0.6)
-            with client.websocket_connect("/ws?language=en") as ws:
+            with model_client.websocket_connect("/ws?language=en") as ws:
                 ws.receive_json()
                 for start in range(0, len(audio), 3200):
                     ws.send_bytes(audio[start : start + 3200])
@@ -108,7 +110,7 @@ class TestConcurrency:
 
 
 class TestConsistency:
-    def test_streaming_matches_one_shot_transcription(self, client: TestClient) -> None:
+    def test_streaming_matches_one_shot_transcription(self, model_client: TestClient) -> None:
         """Streaming a file gives nearly the same words as faster-whisper's one-shot transcribe."""
         import jiwer
         from faster_whisper import WhisperModel
@@ -119,11 +121,12 @@ class TestConsistency:
         )
         one_shot = " ".join(s.text for s in segments)
         one_shot = " ".join("".join(c if c.isalnum() else " " for c in one_shot.lower()).split())
-        streamed = transcript(run_session(client, speech("en_fox") + silence(0.6)))
+        streamed = transcript(run_session(model_client, speech("en_fox") + silence(0.6)))
         assert jiwer.wer(one_shot, streamed) <= 0.15
 
 
 class TestBatchedDecoding:
+    @pytest.mark.model
     def test_a_batch_decodes_each_utterance_as_alone(self) -> None:
         """Utterances decoded in one batch get their own words, times inside their own audio,
         and a silent item stays empty, without words, beside items with speech."""
@@ -157,6 +160,7 @@ class TestBatchedDecoding:
 
 
 class TestSpeculativeFinals:
+    @pytest.mark.model
     def test_the_final_decoded_ahead_is_the_one_sent(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Speech then silence: the final decoded after LOCAL_SPECULATE_AFTER_MS of silence
         matches the end confirmed later, so each utterance's final is decoded once, ahead (on

@@ -92,6 +92,7 @@ class TestDebugEndpoints:
 
 
 class TestSecretsInLogs:
+    @pytest.mark.model
     def test_access_log_never_shows_a_token(self) -> None:
         """The running service's log (uvicorn's access log included) masks ?token= values."""
         port = free_port()

@@ -15,9 +15,10 @@ from tests.conftest import LiveServer, silence, speech
 ServerFactory = Callable[..., LiveServer]
 
 
-def test_full_session_over_a_real_socket(live_server_factory: ServerFactory) -> None:
-    """Audio streamed over TCP gives the expected final and a clean 1000 close."""
-    server = live_server_factory()
+def test_full_session_over_a_real_socket(model_server_factory: ServerFactory) -> None:
+    """Audio streamed over TCP to the local engine gives the expected final and a clean 1000
+    close."""
+    server = model_server_factory()
     audio = speech("en_weather") + silence(0.6)
     messages = []
     with connect(server.ws_url + "?language=en", origin=Origin("http://localhost:5173")) as ws:
@@ -60,11 +61,12 @@ def test_startup_freezes_what_lives_as_long_as_the_process() -> None:
     from realtime_stt.app import create_app
     from realtime_stt.server import DrainingServer
     from tests.conftest import make_settings
+    from tests.scripted_engine import ScriptedEngine
 
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
     settings = make_settings()
-    app = create_app(settings)
+    app = create_app(settings, engine=ScriptedEngine())
     try:
         with LiveServer(app, settings, lambda config: DrainingServer(config, app.state.live)):
             assert gc.get_freeze_count() > 10_000

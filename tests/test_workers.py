@@ -17,6 +17,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import free_port, healthy, spawn_service, speech
 
+pytestmark = pytest.mark.model  # each worker process loads the local engine's model
+
 WORKERS = 2
 
 
