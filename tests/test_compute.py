@@ -40,9 +40,10 @@ class BatchLog:
 
 
 async def settle() -> None:
-    """Let every task that can run, run (queued work reaches the scheduler)."""
-    for _ in range(5):
-        await asyncio.sleep(0.01)
+    """Let every task that can run, run until it waits (queued work reaches the scheduler):
+    turns of the event loop, not time, since no step here waits for a thread."""
+    for _ in range(10):
+        await asyncio.sleep(0)
 
 
 def run(body: Callable[[], Awaitable[None]]) -> None:

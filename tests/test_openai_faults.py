@@ -23,6 +23,7 @@ from tests.openai_fake.harness import (
     settings_for,
     started_engine,
     transcribe,
+    until,
     utterances,
 )
 
@@ -219,7 +220,7 @@ class TestRotation:
                     async for event in session:
                         if isinstance(event, Final):
                             break
-                await anyio.sleep(0.4)
+                await until(lambda: len(fake.connections) == 2)  # rotated at this pause
                 push(session, utterances(300))
                 session.end_input()
                 events = await collect(session)
@@ -242,14 +243,16 @@ class TestRotation:
                     async for event in session:
                         if isinstance(event, SpeechStarted):
                             break
-                await anyio.sleep(0.3)
+                # the rotation falls due while upstream is inside the utterance: a deadline of
+                # the engine's own (its connection's age), not a guess how long work takes
+                await anyio.sleep(tuning.rotate_after_s)
                 connections_mid_speech = len(fake.connections)
                 push(session, silence(0.5))
                 with anyio.fail_after(2):
                     async for event in session:
                         if isinstance(event, Final):
                             break
-                await anyio.sleep(0.05)
+                await until(lambda: len(fake.connections) == 2)  # rotated at the pause
                 push(session, utterances(300))
                 session.end_input()
                 events = await collect(session)
@@ -269,7 +272,7 @@ class TestRotation:
                     async for event in session:
                         if isinstance(event, SpeechStarted):
                             break
-                await anyio.sleep(0.3)
+                await until(lambda: len(fake.connections) == 2)  # rotated mid-utterance
                 push(session, silence(0.5) + utterances(300))
                 session.end_input()
                 events = [SpeechStarted(0, 0.0), *await collect(session)]
@@ -285,7 +288,7 @@ class TestRotation:
             engine = await started_engine(fake)
             async with engine.open_session(SessionConfig("s", "sv")) as session:
                 push(session, utterances(440))
-                await anyio.sleep(0.5)
+                await until(lambda: len(fake.connections) == 2)  # expired and replaced
                 push(session, utterances(300))
                 session.end_input()
                 events = await collect(session)

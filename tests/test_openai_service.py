@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import uvicorn
@@ -56,10 +57,11 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[int, httpx.AsyncCli
     task = asyncio.create_task(server.serve())
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(200):
-                await asyncio.sleep(0.02)
-                if server.started and (await http.get("/healthz")).status_code == 200:
-                    break
+            with anyio.fail_after(30):  # the server listens, then the engine is ready
+                while not server.started:  # noqa: ASYNC110 - uvicorn's flag signals nothing
+                    await asyncio.sleep(0.01)
+                while (await http.get("/healthz")).status_code != 200:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
             yield port, http
     finally:
         server.should_exit = True

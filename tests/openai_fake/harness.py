@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import anyio
@@ -105,6 +105,14 @@ async def transcribe(
                 push(session, step)
         session.end_input()
         return await collect(session, timeout_s)
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Return once ``condition`` holds, polling what the fake records (it signals nothing);
+    fails the test after ``timeout_s``."""
+    with anyio.fail_after(timeout_s):
+        while not condition():  # noqa: ASYNC110 - polling the fake's plain lists
+            await anyio.sleep(0.005)
 
 
 def finals(events: Sequence[EngineEvent]) -> list[Final]:
