@@ -210,3 +210,14 @@ class TestShutdownAndIdle:
         assert core.receive_bytes(pcm(320)) == []  # dropped without audio_after_end
         assert core.engine_finished() == [Close(1008, "idle timeout")]
         assert core.idle_timeout(60.0) == []
+
+    def test_a_client_not_reading_is_closed_at_once_with_1008(self) -> None:
+        """client_not_reading: close 1008 ``client_too_slow`` at once, with no message (the
+        client takes none); after it no audio reaches the engine and no event the client."""
+        core = make_core()
+        core.engine_event(ev.SpeechStarted(0, 0.0))
+        assert core.client_not_reading() == [Close(1008, "client_too_slow")]
+        assert core.state is State.CLOSED
+        assert core.receive_bytes(pcm(320)) == []
+        assert core.engine_event(ev.Final(0, "late", 0.0, 0.0)) == []
+        assert core.client_not_reading() == []

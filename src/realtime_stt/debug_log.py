@@ -13,10 +13,11 @@ shared-store key): the engine's two keep the ``openai-*`` names of the first ver
 had the OpenAI engine, because clients use them.
 
 Chunk entries carry metadata and level only, never raw audio. Every entry names the ``instance``
-that recorded it. :func:`chunk_entry` and :func:`text_entry` build the entries, so every store
-returns the same shape. The in-memory store measures a chunk's level when the entry is first read
-rather than when it is recorded: recording happens twice for every chunk of every session, reading
-only when someone looks (see :data:`LAZY_LEVEL_MAX_SAMPLES`).
+that recorded it. A session records through its :class:`SessionDebug`, which numbers its chunks
+and says what of an engine event is kept. :func:`chunk_entry` and :func:`text_entry` build the
+entries, so every store returns the same shape. The in-memory store measures a chunk's level when
+the entry is first read rather than when it is recorded: recording happens twice for every chunk
+of every session, reading only when someone looks (see :data:`LAZY_LEVEL_MAX_SAMPLES`).
 
 Contract of a :class:`DebugStore`:
 
@@ -40,7 +41,10 @@ import time
 from collections import deque
 from typing import Any, Literal, Protocol
 
+from pydantic import BaseModel
+
 from realtime_stt.audio import Int16Array, level
+from realtime_stt.engine.protocol import EngineError, EngineEvent, Final, Partial
 
 LAZY_LEVEL_MAX_SAMPLES = 4096
 """Chunks up to this size keep a reference to their samples until the entry is read, so the
@@ -207,3 +211,41 @@ class DebugLog:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+class SessionDebug:
+    """What one session records in the debug buffers; its chunks are numbered from 0 per buffer."""
+
+    def __init__(self, store: DebugStore, session_id: str) -> None:
+        self._store = store
+        self._session_id = session_id
+        self._client_chunks = 0
+        self._engine_chunks = 0
+
+    def client_chunk(self, samples: Int16Array, sample_rate: int) -> None:
+        """A chunk of audio received from the client (``front-chunks``)."""
+        seq, self._client_chunks = self._client_chunks, self._client_chunks + 1
+        self._store.record_chunk("front-chunks", self._session_id, seq, samples, sample_rate)
+
+    def engine_chunk(self, samples: Int16Array, sample_rate: int) -> None:
+        """A chunk of audio pushed to the engine (``engine-chunks``)."""
+        seq, self._engine_chunks = self._engine_chunks, self._engine_chunks + 1
+        self._store.record_chunk("engine-chunks", self._session_id, seq, samples, sample_rate)
+
+    def engine_event(self, event: EngineEvent) -> None:
+        """An engine event with text (``engine-text``): a partial's or final's segment and text,
+        an error's code and message; a speech start is not recorded."""
+        payload: dict[str, object]
+        if isinstance(event, Partial | Final):
+            kind = "partial" if isinstance(event, Partial) else "final"
+            payload = {"type": kind, "segment_id": event.segment_id, "text": event.text}
+        elif isinstance(event, EngineError):
+            payload = {"type": "error", "code": event.code, "message": event.message}
+        else:
+            return
+        self._store.record_text("engine-text", self._session_id, payload)
+
+    def sent(self, message: BaseModel) -> None:
+        """A message sent to the client, as it went out (``front-text``)."""
+        payload = message.model_dump(exclude_none=True)
+        self._store.record_text("front-text", self._session_id, payload)

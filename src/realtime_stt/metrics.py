@@ -2,7 +2,7 @@
 
 Each app has its own :class:`Metrics` with its own registry (several apps may live in one test
 process). Every series carries the ``instance`` label so that scrapes of several instances can be
-told apart.
+told apart. A session counts through its :class:`SessionMetrics`, which also times its finals.
 
 ``/metrics`` is collected on the event loop, the thread that changes what the collectors read
 (the set of live outboxes, the engine's usage totals): a scrape in a worker thread could iterate
@@ -11,7 +11,10 @@ them while the loop changes them.
 
 from __future__ import annotations
 
+import bisect
+import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 
 from fastapi import APIRouter, Request, Response
@@ -26,9 +29,10 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from realtime_stt import wire
 from realtime_stt.openai_engine.models import model_spec
 from realtime_stt.openai_engine.usage import UsageTotals
-from realtime_stt.outbox import Outbox
+from realtime_stt.outbox import Message, Outbox
 
 LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -96,6 +100,47 @@ class Metrics:
     def error_sent(self, code: str) -> None:
         """Count one error message with ``code``."""
         self._errors.labels(self._instance, code).inc()
+
+
+class SessionMetrics:
+    """One session's counts in :class:`Metrics`, and the latency of each of its finals: from the
+    arrival of the client's chunk that holds the final's last sample to the final's sending."""
+
+    ARRIVALS_KEPT = 2048
+    """Chunk arrival times kept; a final older than these is not timed."""
+
+    def __init__(self, metrics: Metrics, sample_rate: int) -> None:
+        """``sample_rate``: the client's audio rate."""
+        self._metrics = metrics
+        self._rate = sample_rate
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=self.ARRIVALS_KEPT)
+
+    def audio_received(self, samples: int, received: int) -> None:
+        """A chunk of ``samples`` arrived; ``received``: the session's samples so far, this
+        chunk included."""
+        self._metrics.audio_seconds.inc(samples / self._rate)
+        self._arrivals.append((received, time.monotonic()))
+
+    def sent(self, message: Message) -> None:
+        """``message`` went out to the client."""
+        self._metrics.message_sent(message.type)
+        if isinstance(message, wire.Error):
+            self._metrics.error_sent(message.code)
+        elif isinstance(message, wire.Final):
+            end = message.ts.end_s * self._rate
+            index = bisect.bisect_left(self._arrivals, end, key=_received)
+            if index < len(self._arrivals):
+                latency = time.monotonic() - self._arrivals[index][1]
+                self._metrics.final_latency.observe(latency)
+
+    def error(self, code: str) -> None:
+        """The session ended for ``code`` without a message saying so (the client could not
+        take one)."""
+        self._metrics.error_sent(code)
+
+
+def _received(arrival: tuple[int, float]) -> int:
+    return arrival[0]
 
 
 class _UsageCollector(Collector):

@@ -19,7 +19,10 @@ Rules it enforces:
   client is told once (``shutting_down``), later audio and control messages are ignored without
   another word, and the close after the finals is 1001;
 - :meth:`SessionCore.idle_timeout` (no audio for ``IDLE_TIMEOUT_S``) tells the client
-  (``idle_timeout``), ends the input, and closes with 1008 after the finals.
+  (``idle_timeout``), ends the input, and closes with 1008 after the finals;
+- :meth:`SessionCore.client_not_reading` (a message did not fit in the client's outbox, which
+  only happens when it is full of messages that are never dropped) closes at once with 1008
+  ``client_too_slow``: the client is not reading, so telling it is pointless.
 """
 
 from __future__ import annotations
@@ -189,6 +192,13 @@ class SessionCore:
         self._told_after_end = True  # audio that crosses the close is dropped without a word
         message = f"no audio for {seconds:g} s; the session is closed"
         return [Send(wire.Error(code="idle_timeout", message=message)), *self._end_input()]
+
+    def client_not_reading(self) -> list[Action]:
+        """A message could not be queued for the client: close with 1008 (no more audio is
+        taken and no more events are sent)."""
+        if self.state is State.CLOSED:
+            return []
+        return self._close(CLOSE_POLICY, "client_too_slow")
 
     # -- engine side -------------------------------------------------------------------------
 

@@ -1,4 +1,11 @@
-"""One accepted ``/ws`` connection: carries out :class:`SessionCore` actions on a real socket.
+"""One accepted ``/ws`` connection: the I/O of a :class:`SessionCore` on a real socket.
+
+The connection only moves things: client frames to the core, the core's actions to the outbox
+and the engine, engine events to the core, the outbox to the socket. What is done with them lives
+elsewhere: the protocol's rules (the capacity policy too) in :mod:`~realtime_stt.session_core`,
+resampling in :mod:`~realtime_stt.engine_input`, the debug buffers' entries in
+:class:`~realtime_stt.debug_log.SessionDebug`, the counts and the final latency in
+:class:`~realtime_stt.metrics.SessionMetrics`.
 
 Four tasks run in one task group: :meth:`Connection.read` (socket to core),
 :meth:`Connection.drain` (engine events to core), :meth:`Connection.write` (outbox to socket) and
@@ -16,24 +23,21 @@ are not being read (uvicorn's ping timeout is 20 s).
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import time
-from collections import deque
 from collections.abc import Sequence
 
 import anyio
-import anyio.to_thread
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime_stt import wire
-from realtime_stt.audio import Int16Array, StreamResampler
-from realtime_stt.engine.protocol import EngineError, EngineEvent, EngineSession, Final, Partial
-from realtime_stt.metrics import Metrics
-from realtime_stt.outbox import CloseRequest, Message, Outbox
+from realtime_stt.debug_log import SessionDebug
+from realtime_stt.engine.protocol import EngineError, EngineSession
+from realtime_stt.engine_input import EngineInput
+from realtime_stt.metrics import Metrics, SessionMetrics
+from realtime_stt.outbox import CloseRequest, Outbox
 from realtime_stt.services import Services
 from realtime_stt.session_core import (
-    CLOSE_POLICY,
     Action,
     Close,
     EndEngineInput,
@@ -45,8 +49,6 @@ from realtime_stt.session_core import (
 )
 
 log = logging.getLogger(__name__)
-OFF_LOOP_SAMPLES = 16_000
-"""Chunks longer than this are resampled in a worker thread rather than on the event loop."""
 SEND_TIMEOUT_S = 10.0
 """A client that takes longer than this to accept one message is dropped."""
 STALL_TIMEOUT_S = 15.0
@@ -67,18 +69,14 @@ class Connection:
     ) -> None:
         self.websocket = websocket
         self.services = services
-        self.metrics = metrics
         self.core = core
         self.stream = stream
         self.outbox = outbox
-        self.resampler = StreamResampler(
-            core.sample_rate, services.engine.capabilities.input_sample_rate
-        )
-        self.chunks_in = 0
-        self.chunks_out = 0
+        self.debug = SessionDebug(services.debug, core.session_id)
+        self.metrics = SessionMetrics(metrics, core.sample_rate)
+        engine_rate = services.engine.capabilities.input_sample_rate
+        self.engine = EngineInput(stream, core.sample_rate, engine_rate, self.debug)
         self.last_audio_at = time.monotonic()
-        self._arrivals: deque[tuple[int, float]] = deque(maxlen=2048)
-        metrics.track_outbox(outbox)
 
     async def shutdown(self) -> None:
         """The server is stopping: finish the session's finals, then close with 1001."""
@@ -88,45 +86,21 @@ class Connection:
         """Carry out the core's actions in order."""
         for action in actions:
             if isinstance(action, Send):
-                self._send(action.message)
+                if not self.outbox.put(action.message):
+                    log.warning("session %s: client not reading; closing", self.core.session_id)
+                    self.metrics.error("client_too_slow")
+                    await self.apply(self.core.client_not_reading())
             elif isinstance(action, PushAudio):
-                await self._push(action.samples)
+                samples = action.samples
+                self.debug.client_chunk(samples, self.core.sample_rate)
+                self.metrics.audio_received(samples.size, self.core.received_samples)
+                await self.engine.push(samples)
             elif isinstance(action, FlushEngine):
-                self.stream.flush()
+                self.engine.flush()
             elif isinstance(action, EndEngineInput):
-                self._push_engine_audio(self.resampler.finish())
-                self.stream.end_input()
+                self.engine.end()
             elif isinstance(action, Close):
                 self.outbox.close(action.code, action.reason)
-
-    def _send(self, message: Message) -> None:
-        if not self.outbox.put(message):
-            log.warning("session %s: client not reading; closing", self.core.session_id)
-            self.metrics.error_sent("client_too_slow")
-            self.outbox.close(CLOSE_POLICY, "client_too_slow")
-
-    async def _push(self, samples: Int16Array) -> None:
-        self.services.debug.record_chunk(
-            "front-chunks", self.core.session_id, self.chunks_in, samples, self.core.sample_rate
-        )
-        self.chunks_in += 1
-        self.metrics.audio_seconds.inc(samples.size / self.core.sample_rate)
-        self._arrivals.append((self.core.received_samples, time.monotonic()))
-        if samples.size > OFF_LOOP_SAMPLES and self.resampler.in_rate != self.resampler.out_rate:
-            converted = await anyio.to_thread.run_sync(self.resampler.process, samples)
-        else:
-            converted = self.resampler.process(samples)
-        self._push_engine_audio(converted)
-
-    def _push_engine_audio(self, samples: Int16Array) -> None:
-        if samples.size == 0:
-            return
-        rate = self.resampler.out_rate
-        self.services.debug.record_chunk(
-            "engine-chunks", self.core.session_id, self.chunks_out, samples, rate
-        )
-        self.chunks_out += 1
-        self.stream.push_audio(samples.astype("<i2", copy=False).tobytes())
 
     async def read(self) -> None:
         """Feed client frames to the core until the client goes away."""
@@ -174,7 +148,7 @@ class Connection:
     async def drain(self) -> None:
         """Feed engine events to the core; when the engine ends, let the writer close."""
         async for event in self.stream:
-            self._record_engine_event(event)
+            self.debug.engine_event(event)
             await self.apply(self.core.engine_event(event))
         await self.apply(self.core.engine_finished())
         await anyio.sleep_forever()  # the writer ends the connection once the close is sent
@@ -190,34 +164,8 @@ class Connection:
                     await self.websocket.close(code=item.code, reason=item.reason)
                     return
                 await self.websocket.send_text(wire.encode(item))
-            self._sent(item)
-
-    def _sent(self, message: Message) -> None:
-        self.services.debug.record_text(
-            "front-text", self.core.session_id, message.model_dump(exclude_none=True)
-        )
-        self.metrics.message_sent(message.type)
-        if isinstance(message, wire.Error):
-            self.metrics.error_sent(message.code)
-        elif isinstance(message, wire.Final):
-            self._observe_latency(message.ts.end_s)
-
-    def _observe_latency(self, end_s: float) -> None:
-        """Time from the arrival of the chunk holding the final's last sample until now."""
-        index = bisect.bisect_left(self._arrivals, end_s * self.core.sample_rate, key=_received)
-        if index < len(self._arrivals):
-            self.metrics.final_latency.observe(time.monotonic() - self._arrivals[index][1])
-
-    def _record_engine_event(self, event: EngineEvent) -> None:
-        payload: dict[str, object]
-        if isinstance(event, Partial | Final):
-            kind = "partial" if isinstance(event, Partial) else "final"
-            payload = {"type": kind, "segment_id": event.segment_id, "text": event.text}
-        elif isinstance(event, EngineError):
-            payload = {"type": "error", "code": event.code, "message": event.message}
-        else:
-            return
-        self.services.debug.record_text("engine-text", self.core.session_id, payload)
+            self.debug.sent(item)
+            self.metrics.sent(item)
 
     async def run(self) -> None:
         """Run reader, drain and writer until one of them ends the connection."""
@@ -239,10 +187,6 @@ class Connection:
 
             for part in ("read", "drain", "write", "watch_idle"):
                 tasks.start_soon(run_then_stop, part)
-
-
-def _received(arrival: tuple[int, float]) -> int:
-    return arrival[0]
 
 
 class LiveConnections:

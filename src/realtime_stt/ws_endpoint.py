@@ -124,6 +124,7 @@ async def _run_session(
     )
     metrics: Metrics = websocket.app.state.metrics
     outbox = Outbox(settings.outbox_size, on_partial_dropped=metrics.dropped_partials.inc)
+    metrics.track_outbox(outbox)
     outbox.put(
         wire.Ready(
             session_id=session_id,
