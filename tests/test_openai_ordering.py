@@ -154,6 +154,22 @@ class TestAssembler:
         assert out == [SpeechStarted(0, 0.0), Final(0, "ok", 0.0, 0.3)]
         assert asm.commit_point(0) == 7200
 
+    def test_a_commit_is_due_from_100_ms_or_padded_when_finishing_owed_speech(self) -> None:
+        """``commit_due``: none under 100 ms uncommitted (upstream refuses it), none at all when
+        nothing is owed; at the end, with speech open, the rest of 100 ms as silence first."""
+        asm = TranscriptAssembler()
+        asm.connection_opened(0, 0)
+        assert asm.commit_due(0, 0, finishing=True) is None
+        assert asm.commit_due(0, 2_399) is None
+        assert asm.commit_due(0, 2_400) == 0
+        assert asm.commit_due(0, 1_000, finishing=True) is None  # no speech owed
+        asm.handle(0, started("a", 10), 1_000)
+        assert asm.commit_due(0, 1_000) is None
+        assert asm.commit_due(0, 1_000, finishing=True) == 1_400
+        assert asm.commit_due(0, 3_000, finishing=True) == 0
+        asm.commit_sent(0, "c1", 3_000)
+        assert asm.commit_due(0, 3_100, finishing=True) == 2_300
+
     def test_a_silent_item_from_our_commit_is_a_ghost(self) -> None:
         """Our commit over silence creates no segment and its transcript is ignored."""
         asm = TranscriptAssembler(is_silent=lambda start, stop: True)

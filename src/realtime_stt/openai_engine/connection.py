@@ -1,4 +1,5 @@
-"""One upstream WebSocket to the Realtime API: opened with retries, configured, pumped, closed.
+"""One upstream WebSocket to the Realtime API: opened with retries, configured, pumped, closed,
+and whether a lost one may be replaced.
 
 :func:`open_upstream` returns only after ``session.created`` and the ``session.updated`` that
 answers our ``session.update``; each attempt is bounded by ``Tuning.connect_timeout_s``. Failures:

@@ -1,15 +1,12 @@
-"""One client's OpenAI transcription session: a driver task plus one reader task per connection.
+"""OpenAISession: one client's session when upstream ends turns (server or semantic VAD).
 
-Audio methods never block. ``flush`` and ``end_input`` only queue; ``push_audio`` queues too,
-except while the driver waits idle with nothing queued and the connection takes data: then it
-sends the audio's full appends itself, synchronously. The driver task consumes the queue in
-order, batches audio into ``append_ms`` appends, answers ``flush``/``end`` with a commit when at
-least 100 ms is uncommitted, reconnects after a drop, and rotates the connection before
-upstream's 60-minute cap. An item that only our commit created out of silence
-(see ``Tuning.silence_rms``) is dropped by the assembler, so a pause before ``end_input`` does
-not show up as an empty utterance. Reader tasks feed server events to the
-:class:`~realtime_stt.openai_engine.transcript.TranscriptAssembler`, whose engine events go to the
-session's event stream (``event_buffer`` events; see :mod:`realtime_stt.engine.running`).
+A driver task, plus one reader task per connection. Audio methods never block: ``flush`` and
+``end_input`` queue, and so does ``push_audio``, except while the driver is idle with nothing
+queued and the connection takes data: then it sends the full appends itself. The driver consumes
+the queue in order through the :class:`~.uplink.AudioUplink` (appends, commits when due),
+reconnects after a drop, and rotates the connection before upstream's 60-minute cap. Readers
+feed server events to the :class:`~.transcript.TranscriptAssembler` (which drops an item our
+commit made out of silence, see ``Tuning.silence_rms``), whose events go to the session's stream.
 
 Bounds: queued audio beyond ``max_backlog_s`` ends the session (``engine_overloaded``), and
 repeated flushes with no audio between them queue once; sent audio is kept for resending only
@@ -50,7 +47,7 @@ from realtime_stt.openai_engine.connection import (
 )
 from realtime_stt.openai_engine.history import AudioHistory
 from realtime_stt.openai_engine.transcript import TranscriptAssembler
-from realtime_stt.openai_engine.tuning import MIN_COMMIT_SAMPLES, SAMPLE_RATE, Tuning
+from realtime_stt.openai_engine.tuning import SAMPLE_RATE, Tuning
 from realtime_stt.openai_engine.uplink import AudioUplink
 from realtime_stt.openai_engine.usage import SessionUsage
 
@@ -277,7 +274,7 @@ class OpenAISession(BaseSession):
         log.info("rotating OpenAI connection %d", old.gen)
         sent = self._uplink.sent
         open_speech = self._asm.speech_open(old.gen)
-        if open_speech and self._asm.uncommitted(old.gen, sent) >= MIN_COMMIT_SAMPLES:
+        if open_speech and self._asm.commit_due(old.gen, sent) is not None:
             await self._uplink.commit(old, sent)
             start = sent
             await self._wait_until(lambda: old.lost or not self._asm.awaiting_commit(old.gen))

@@ -1,4 +1,5 @@
-"""Sans-I/O core of an OpenAI session: upstream server events in, engine events out.
+"""The transcript of an OpenAI session with upstream's turns (sans-I/O): server events in,
+engine events out.
 
 :class:`TranscriptAssembler` holds every rule that needs no socket, so it is tested without one.
 Positions are session samples at 24 kHz; an upstream ``audio_*_ms`` is relative to its connection
@@ -8,7 +9,7 @@ Positions are session samples at 24 kHz; an upstream ``audio_*_ms`` is relative 
   at its first ``committed``/``delta``), and announced with :class:`SpeechStarted` at that moment.
   An item our own commit created without ``speech_started`` over audio that ``is_silent`` calls
   silent is a *ghost*: it gets no segment and its events are ignored.
-* Finals go out in commit order (see :mod:`~realtime_stt.openai_engine.segments`).
+* Finals go out in commit order (see :mod:`~realtime_stt.openai_engine.records`).
   ``failed`` gives a ``transcription_failed`` error plus an empty final for that segment.
 * After :meth:`connection_lost`, the segments the connection still owed become orphans: their
   audio is resent on the next connection, whose first items adopt them. A committed segment
@@ -36,9 +37,8 @@ from openai.types.realtime import (
 )
 
 from realtime_stt.engine.protocol import EngineError, EngineEvent, Partial
-from realtime_stt.openai_engine.links import GHOST, LinkState, Resume
-from realtime_stt.openai_engine.segments import SegmentBook
-from realtime_stt.openai_engine.tuning import SAMPLE_RATE
+from realtime_stt.openai_engine.records import GHOST, LinkState, Resume, SegmentBook
+from realtime_stt.openai_engine.tuning import MIN_COMMIT_SAMPLES, SAMPLE_RATE
 
 
 class TranscriptAssembler:
@@ -138,9 +138,19 @@ class TranscriptAssembler:
         link = self._links.get(gen)
         return link is not None and link.expired
 
-    def owes_audio(self) -> bool:
-        """Whether some segment still waits for audio to be committed."""
-        return self._book.has_orphans or any(link.open for link in self._links.values())
+    def commit_due(self, gen: int, sent: int, *, finishing: bool = False) -> int | None:
+        """Whether our commit of what is sent on ``gen`` is due (``sent`` = session samples
+        sent): ``None`` while less than :data:`MIN_COMMIT_SAMPLES` is uncommitted (upstream
+        refuses such a commit), else the samples of silence to send before it: 0, or, when
+        ``finishing`` with less than that uncommitted while a segment still waits for its
+        audio, the rest of :data:`MIN_COMMIT_SAMPLES` (without it, that segment would hang)."""
+        uncommitted = self.uncommitted(gen, sent)
+        if uncommitted >= MIN_COMMIT_SAMPLES:
+            return 0
+        waiting = self._book.has_orphans or any(link.open for link in self._links.values())
+        if finishing and uncommitted > 0 and waiting:
+            return MIN_COMMIT_SAMPLES - uncommitted
+        return None
 
     def settled(self) -> bool:
         """Nothing is pending upstream except orphans no item adopted."""
@@ -206,7 +216,6 @@ class TranscriptAssembler:
         return []
 
     # -- internals -----------------------------------------------------------------------------
-
     def _open(self, link: LinkState, gen: int, item_id: str, start: int) -> list[EngineEvent]:
         segment, events = self._book.open(start, link.boundary, gen)
         link.items[item_id] = segment.segment_id

@@ -1,9 +1,10 @@
-"""Audio on its way upstream: batching into appends, the resend history, and our commits.
+"""Audio on its way upstream with upstream's turns: batching into appends, resends, our commits.
 
 :class:`AudioUplink` turns pushed PCM into appends of about ``append_ms`` (a shorter one after
 ``linger_s`` without more audio, or before a commit), records every sent sample in an
-:class:`AudioHistory` trimmed to what a reconnect could still need, and registers each of our
-commits with the :class:`TranscriptAssembler` so upstream's answer to it can be matched.
+:class:`AudioHistory` trimmed to what a reconnect could still need, sends our commits when the
+:class:`TranscriptAssembler` says one is due (:meth:`~TranscriptAssembler.commit_due`), and
+registers each with it so upstream's answer can be matched.
 
 An append goes out once :data:`APPEND_MIN_FRACTION` of ``append_ms`` is pending, and carries all
 that is pending up to :data:`APPEND_MAX_FRACTION` of it. The tolerance is for the resampler: soxr
@@ -20,9 +21,9 @@ import time
 from realtime_stt.openai_engine import events
 from realtime_stt.openai_engine.connection import Upstream
 from realtime_stt.openai_engine.history import AudioHistory
-from realtime_stt.openai_engine.links import Resume
+from realtime_stt.openai_engine.records import Resume
 from realtime_stt.openai_engine.transcript import TranscriptAssembler
-from realtime_stt.openai_engine.tuning import MIN_COMMIT_SAMPLES, SAMPLE_RATE, Tuning
+from realtime_stt.openai_engine.tuning import SAMPLE_RATE, Tuning
 
 APPEND_MIN_FRACTION = 0.9
 APPEND_MAX_FRACTION = 1.5
@@ -100,22 +101,22 @@ class AudioUplink:
         self._asm.commit_sent(link.gen, event_id, boundary)
         await link.send(events.commit_event(event_id))
 
-    async def flush(self, link: Upstream) -> None:
-        """Send the remainder, then commit if at least 100 ms is uncommitted."""
+    async def flush(self, link: Upstream, *, finishing: bool = False) -> None:
+        """Send the remainder, then commit if one is due (if at least 100 ms is uncommitted;
+        when ``finishing``, after padding silence to 100 ms if an utterance would otherwise
+        hang)."""
         await self.send_pending(link, everything=True)
-        if self._asm.uncommitted(link.gen, self.sent) >= MIN_COMMIT_SAMPLES:
-            await self.commit(link, self.sent)
+        padding = self._asm.commit_due(link.gen, self.sent, finishing=finishing)
+        if padding is None:
+            return
+        if padding:
+            self._pending += bytes(2 * padding)
+            await self.send_pending(link, everything=True)
+        await self.commit(link, self.sent)
 
     async def finish(self, link: Upstream) -> None:
-        """Like :meth:`flush`, padding silence to 100 ms when an utterance would otherwise hang."""
-        await self.send_pending(link, everything=True)
-        uncommitted = self._asm.uncommitted(link.gen, self.sent)
-        if 0 < uncommitted < MIN_COMMIT_SAMPLES and self._asm.owes_audio():
-            self._pending += bytes(2 * (MIN_COMMIT_SAMPLES - uncommitted))
-            await self.send_pending(link, everything=True)
-            uncommitted = MIN_COMMIT_SAMPLES
-        if uncommitted >= MIN_COMMIT_SAMPLES:
-            await self.commit(link, self.sent)
+        """The input has ended: :meth:`flush`, ``finishing``."""
+        await self.flush(link, finishing=True)
 
     def resume_start(self, resume: Resume) -> int:
         """Where to start resending after a loss: what is owed, else a short recent tail."""
