@@ -30,6 +30,10 @@ class _Stream:
     async def wait_for_room(self) -> None:
         return None
 
+    @property
+    def has_room(self) -> bool:
+        return True
+
     def flush(self) -> None:
         self.calls.append("flush")
 

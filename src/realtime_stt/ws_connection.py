@@ -119,9 +119,8 @@ class Connection:
 
     async def _wait_for_room(self) -> None:
         """Backpressure: read no faster than the engine works, but fail a stalled engine."""
-        if self.core.state is State.CLOSED:
-            return
-        # asyncio's timeout rather than anyio's cancel scope: this runs for every audio frame
+        if self.core.state is State.CLOSED or self.stream.has_room:
+            return  # the common case, once per frame: no wait and no stall timer to arm
         try:
             async with asyncio.timeout(STALL_TIMEOUT_S):
                 await self.stream.wait_for_room()

@@ -119,6 +119,11 @@ class EngineSession(Protocol):
         faster than the engine works is slowed down by TCP backpressure instead of failing.
         """
 
+    @property
+    def has_room(self) -> bool:
+        """Whether :meth:`wait_for_room` would return at once: the shell then skips the wait,
+        and the stall timer around it, for the frame (the common case, once per frame)."""
+
     def flush(self) -> None:
         """Finalize the utterance in progress as soon as the audio pushed so far is processed."""
 

@@ -91,6 +91,11 @@ class BaseSession(ABC):
         """Return once the session's backlog is under its limit (``self._room`` is set)."""
         await self._room.wait()
 
+    @property
+    def has_room(self) -> bool:
+        """Whether the backlog is under its limit now (``self._room`` is set)."""
+        return self._room.is_set()
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run the session's tasks for the duration of the context; leaving it cancels them."""

@@ -118,6 +118,11 @@ class ClientCommitSession:
         """Wait while more than ``Tuning.room_s`` of pushed audio is not yet sent or skipped."""
         await self._room.wait()
 
+    @property
+    def has_room(self) -> bool:
+        """Whether no more than ``Tuning.room_s`` of pushed audio waits now."""
+        return self._room.is_set()
+
     def flush(self) -> None:
         """Commit the turn in progress once the audio before it is scored."""
         if not self._ended and self._lane is not None:
