@@ -84,6 +84,8 @@ class ClientCommitSession:
         self._sink = EventSink(tuning.event_buffer, RATE)
         self._wake = Alarm()
         self._inbox: deque[Scored] = deque()
+        self._inbox_samples = 0
+        """24-kHz samples in :attr:`_inbox`."""
         self._lane: ScoringLane | None = None
         self._room = asyncio.Event()
         self._room.set()
@@ -156,12 +158,13 @@ class ClientCommitSession:
 
     def _on_scored(self, result: Scored) -> None:
         self._inbox.append(result)
+        self._inbox_samples += len(result.pcm24) // 2
         self._wake.ring()
 
     def _backlog(self) -> int:
         """24-kHz samples pushed but not yet through the planner."""
         queued = self._lane.queued * 3 // 2 if self._lane is not None else 0
-        return queued + sum(len(item.pcm24) // 2 for item in self._inbox)
+        return queued + self._inbox_samples
 
     def _check_backlog(self) -> None:
         backlog = self._backlog()
@@ -201,7 +204,9 @@ class ClientCommitSession:
                 continue
             await self._sink.emit_all(self._transcript.overdue(now))
             if self._inbox:
-                await self._process(self._inbox.popleft(), link)
+                scored = self._inbox.popleft()
+                self._inbox_samples -= len(scored.pcm24) // 2
+                await self._process(scored, link)
                 continue
             if self._ending:
                 if self._transcript.idle():
