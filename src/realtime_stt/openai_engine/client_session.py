@@ -21,7 +21,6 @@ Faults:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import deque
@@ -35,9 +34,8 @@ from openai.types.realtime import (
     RealtimeServerEvent,
 )
 
-from realtime_stt.engine.protocol import EngineError, EngineEvent
-from realtime_stt.engine.running import FatalError, outcome, running_task
-from realtime_stt.engine.sink import EventSink
+from realtime_stt.engine.protocol import EngineError
+from realtime_stt.engine.running import BaseSession, FatalError
 from realtime_stt.openai_engine.alarm import Alarm
 from realtime_stt.openai_engine.client_transcript import ClientTranscript
 from realtime_stt.openai_engine.config import TranscriptionConfig
@@ -58,7 +56,7 @@ log = logging.getLogger(__name__)
 FLUSH = object()
 
 
-class ClientCommitSession:
+class ClientCommitSession(BaseSession):
     """Implements ``EngineSession`` (16-kHz input); run it inside :meth:`running`."""
 
     def __init__(
@@ -69,6 +67,7 @@ class ClientCommitSession:
         scoring: ScoringThread,
         usage: SessionUsage,
     ) -> None:
+        super().__init__(sample_rate=RATE, event_buffer=tuning.event_buffer)
         self._target = target
         self._tuning = tuning
         self._scoring = scoring
@@ -81,14 +80,11 @@ class ClientCommitSession:
         )
         self._transcript = ClientTranscript(tuning.final_timeout_s)
         self._sender = TurnSender(self._transcript, usage, tuning.max_resend_s)
-        self._sink = EventSink(tuning.event_buffer, RATE)
         self._wake = Alarm()
         self._inbox: deque[Scored] = deque()
         self._inbox_samples = 0
         """24-kHz samples in :attr:`_inbox`."""
         self._lane: ScoringLane | None = None
-        self._room = asyncio.Event()
-        self._room.set()
         self._connecting = False
         self._ended = False
         self._ending = False
@@ -100,7 +96,6 @@ class ClientCommitSession:
         self._live: set[int] = set()
         self._next_gen = 0
         self._drops = 0
-        self._tasks: anyio.abc.TaskGroup | None = None
         self.received_s = 0.0
 
     # -- EngineSession -------------------------------------------------------------------------
@@ -116,15 +111,6 @@ class ClientCommitSession:
         self._lane.submit(pcm)
         self._check_backlog()
 
-    async def wait_for_room(self) -> None:
-        """Wait while more than ``Tuning.room_s`` of pushed audio is not yet sent or skipped."""
-        await self._room.wait()
-
-    @property
-    def has_room(self) -> bool:
-        """Whether no more than ``Tuning.room_s`` of pushed audio waits now."""
-        return self._room.is_set()
-
     def flush(self) -> None:
         """Commit the turn in progress once the audio before it is scored."""
         if not self._ended and self._lane is not None:
@@ -136,23 +122,18 @@ class ClientCommitSession:
             self._ended = True
             self._lane.mark(END)
 
-    def __aiter__(self) -> AsyncIterator[EngineEvent]:
-        return self._sink.__aiter__()
-
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Run the session's tasks for the duration of the context; leaving it cancels them."""
-        lane = self._lane = self._scoring.lane(self._on_scored)
-
-        def release() -> None:
-            lane.close()
-            self._wake.cancel()
-            self._sink.close()
-            log.info("session usage: %s", self._usage.summary(self.received_s))
-
-        async with running_task(self._run, release) as tasks:
-            self._tasks = tasks
+        """Run the session (see :class:`BaseSession`), with its lane into the scoring thread."""
+        self._lane = self._scoring.lane(self._on_scored)
+        async with super().running():
             yield
+
+    def _release(self) -> None:
+        if self._lane is not None:
+            self._lane.close()
+        self._wake.cancel()
+        log.info("session usage: %s", self._usage.summary(self.received_s))
 
     # -- audio in ------------------------------------------------------------------------------
 
@@ -178,16 +159,11 @@ class ClientCommitSession:
 
     # -- driver --------------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        last: list[EngineError] = []
-        try:
-            last = await outcome(self._drive)
-        finally:
-            for link in self._links:
-                await link.aclose(self._tuning.close_timeout_s)
-            if last:
-                await self._sink.emit_all([*self._transcript.abandon_all(None), *last])
-            self._sink.end()
+    async def _wind_up(self, errors: list[EngineError]) -> None:
+        for link in self._links:
+            await link.aclose(self._tuning.close_timeout_s)
+        if errors:
+            await self._sink.emit_all([*self._transcript.abandon_all(None), *errors])
 
     async def _drive(self) -> None:
         self._link = await self._open()
@@ -267,10 +243,7 @@ class ClientCommitSession:
             self._check_backlog()
         self._links = [old for old in self._links if not old.finished.is_set()] + [link]
         self._live.add(gen)
-        if self._tasks is None:
-            msg = "the session is not running"
-            raise RuntimeError(msg)
-        self._tasks.start_soon(self._read, link)
+        self._group.start_soon(self._read, link)
         return link
 
     async def _read(self, link: Upstream) -> None:
@@ -328,5 +301,4 @@ class ClientCommitSession:
                 continue
             self._draining.remove(old)
             self._live.discard(old.gen)
-            if self._tasks is not None:
-                self._tasks.start_soon(old.aclose, self._tuning.close_timeout_s)
+            self._group.start_soon(old.aclose, self._tuning.close_timeout_s)
