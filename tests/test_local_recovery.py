@@ -7,7 +7,12 @@ import pytest
 
 from realtime_stt.local.decoder import Decoded, DecodedWord
 from realtime_stt.local.endpointer import Endpointer, UtteranceEnd, UtteranceStart
-from realtime_stt.local.recovery import quietest_point, within_audio, without_repeat
+from realtime_stt.local.recovery import (
+    quietest_point,
+    skips_speech,
+    within_audio,
+    without_repeat,
+)
 from realtime_stt.local.repetition import repeat_start
 from realtime_stt.local.vad import FRAME
 
@@ -63,6 +68,23 @@ class TestWordsAfterTheAudio:
         assert within_audio(result, 1.5).text == "Agent login."
         assert within_audio(result, 2.0) is result
         assert within_audio(result, 0.05).text == ""
+
+
+class TestSkippedSpeech:
+    def test_a_word_stretched_over_seconds_of_audio_is_a_skip(self) -> None:
+        """A decode that skipped a clause aligns the next word over the clause's audio (the
+        first word of "For more information" over 7.7 s): that is a skip, as is speech left
+        without a word at the start or the end; a normal pace of words is none."""
+
+        def decoded(starts: list[float]) -> Decoded:
+            words = tuple(DecodedWord(f" w{i}", s, s + 0.3, 0.9) for i, s in enumerate(starts))
+            return Decoded(" ".join(f"w{i}" for i in range(len(starts))), words, 0.0, -0.2, 1.0)
+
+        assert skips_speech(decoded([0.0, 7.74, 8.18, 9.16]), 13.0)
+        assert skips_speech(decoded([3.5, 3.9]), 4.5)
+        assert skips_speech(decoded([0.2, 0.6]), 4.0)
+        assert not skips_speech(decoded([0.2, 0.6, 1.0, 2.8, 3.1]), 4.0)
+        assert not skips_speech(Decoded("no timings", (), 0.0, -0.2, 1.0), 30.0)
 
 
 class TestCutPoint:

@@ -8,7 +8,9 @@ a first decode pass and, when it is not acceptable, decodes the utterance again 
 
 - it has text (the utterance was opened by the VAD, so it held speech), and
 - it holds no repeat (``local.repetition``), and
-- the decoder did not run past the speech: no word is aligned after the end of the audio.
+- the decoder did not run past the speech: no word is aligned after the end of the audio, and
+- it skipped none: no stretch of :data:`MAX_WORD_SPAN_S` or more passes without a word starting
+  (a decoder that skips a clause aligns the word after it over the clause's audio).
 
 If no attempt gives an acceptable result, an utterance of :data:`MIN_SPLIT_S` or more is split
 at its quietest point and its halves are decoded on their own.
@@ -22,6 +24,7 @@ its repeat begins.
 from __future__ import annotations
 
 import dataclasses
+from itertools import pairwise
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -35,11 +38,19 @@ if TYPE_CHECKING:
     from realtime_stt.local.decoder import Decoded, DecodeOptions, DecodeRequest
 
 SAMPLE_RATE = 16_000
-ATTEMPTS: tuple[tuple[int, float], ...] = ((1000, 0.0),)
-"""(silent tail in feature frames, temperature) of each second attempt, in order. A 10-s silent
-tail at temperature 0 decoded every repeat and every empty final of the telephone prompts in
-``bench.natural_speech`` correctly but one, as a padded 30-s window did at twice the cost;
-shorter tails looped more, and sampling (temperature 0.4-0.8) lost the empty ones again."""
+ATTEMPTS: tuple[tuple[int, float, bool], ...] = ((1000, 0.0, True), (1000, 0.0, False))
+"""(silent tail in feature frames, temperature, with the text context) of each second attempt,
+in order. A 10-s silent tail at temperature 0 decoded every repeat and every empty final of the
+telephone prompts in ``bench.natural_speech`` correctly but one, as a padded 30-s window did at
+twice the cost; shorter tails looped more, and sampling (temperature 0.4-0.8) lost the empty ones
+again. The last attempt drops the previous final's text, which can make the decoder skip the
+start of an utterance ("Asterisk is an open source ... For more information" decoded as "For
+more information" after "from the PBX.")."""
+MAX_WORD_SPAN_S = 3.0
+"""No word takes this long from its start to the next word's start inside an utterance, whose
+pauses are shorter than the endpointer's silence: on the natural corpus the longest was 1.8 s,
+and a skipped clause left 7.7 s to one word. The audio's start and end bound the first and the
+last span."""
 MIN_SPLIT_S = 6.0
 """An utterance at least this long that no attempt decodes acceptably is split in two at its
 quietest point, and the halves are decoded (and recovered) on their own."""
@@ -74,20 +85,26 @@ def recover(
     """``result``, or a better decode of ``request`` (see the module docstring); blocks."""
     seconds = request.audio.size / SAMPLE_RATE
     trimmed = within_audio(result, seconds)
-    if not options.recover or (trimmed is result and acceptable(result)):
+    if not options.recover or (trimmed is result and acceptable(result, seconds)):
         return without_repeat(trimmed)
     candidates = [trimmed]
-    for tail_frames, temperature in ATTEMPTS:
+    for tail_frames, temperature, with_context in ATTEMPTS:
+        attempt = request if with_context else dataclasses.replace(request, context="")
+        if attempt is not request and not request.context:
+            continue
         (again,) = decoder.decode_pass(
-            [request], options, words=words, tail_frames=tail_frames, temperature=temperature
+            [attempt], options, words=words, tail_frames=tail_frames, temperature=temperature
         )
         within = within_audio(again, seconds)
-        if within is again and acceptable(again):
+        if within is again and acceptable(again, seconds):
             return again
         candidates.append(within)
-    fallback = next((c for c in candidates if acceptable(c)), None)
+    fallback = next((c for c in candidates if acceptable(c, seconds)), None)
     if fallback is not None:
         return fallback
+    whole = [c for c in candidates if c.text and repeat_start(c.text.split()) is None]
+    if whole:  # each skips a stretch, or holds a sound that is no word: the best covering
+        return min(whole, key=lambda c: widest_gap(c, seconds))
     if seconds >= MIN_SPLIT_S:
         return _split(decoder, request, options, words=words)
     return without_repeat(next((c for c in candidates if c.text), trimmed))
@@ -113,9 +130,29 @@ def _split(
     return dataclasses.replace(left, text=text, words=left.words + shifted)
 
 
-def acceptable(result: Decoded) -> bool:
-    """True when ``result`` has text and no repeat."""
-    return bool(result.text) and repeat_start(result.text.split()) is None
+def acceptable(result: Decoded, seconds: float) -> bool:
+    """True when ``result`` (of ``seconds`` of audio) has text, no repeat and no skipped
+    stretch (see :func:`skips_speech`)."""
+    return (
+        bool(result.text)
+        and repeat_start(result.text.split()) is None
+        and not skips_speech(result, seconds)
+    )
+
+
+def skips_speech(result: Decoded, seconds: float) -> bool:
+    """True when :data:`MAX_WORD_SPAN_S` or more of ``result``'s audio (``seconds`` long) pass
+    without a word starting (see :func:`widest_gap`)."""
+    return widest_gap(result, seconds) >= MAX_WORD_SPAN_S
+
+
+def widest_gap(result: Decoded, seconds: float) -> float:
+    """The longest time between two word starts of ``result``, counting from the audio's start
+    and to its end (``seconds``); 0 without word timings."""
+    if not result.words:
+        return 0.0
+    starts = [0.0, *(w.start_s for w in result.words), seconds]
+    return max(b - a for a, b in pairwise(starts))
 
 
 def within_audio(result: Decoded, seconds: float) -> Decoded:
