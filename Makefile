@@ -94,5 +94,12 @@ bench: install
 	$(PY) -m bench.local_windows
 	$(PY) -m bench.openai_proxy latency --streams 50,100 --seconds 20
 
+# Both Docker image variants built with buildah (no Docker engine or image registry needed), each
+# run with a file streamed through it; prints build times and image sizes (README: "Docker
+# images"). Needs root and Debian's buildah and debootstrap; heavy, so not part of `make test`.
+.PHONY: image-check
+image-check: install
+	bash scripts/image-check.sh
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(JS)/node_modules $(JS)/dist
