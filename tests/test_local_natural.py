@@ -43,6 +43,10 @@ SCRIPTS = {
         " the conference, 7 or 9 to decrease or increase your volume, or 8 to exit."
     ),
     "librivox_0880": "he was not an ill disposed young man",
+    "prompt_demo-moreinfo": (
+        "Asterisk is an Open Source full-featured PBX and IVR platform that runs on the linux"
+        " operating system. For more information, visit www.asterisk.org."
+    ),
 }
 NORMALISE = EnglishTextNormalizer()
 WORDS_PER_VOICED_SECOND = 4.0
@@ -127,6 +131,38 @@ class TestNoLostWords:
         assert finals
         assert all(f.text.strip() for f in finals)
         assert errors(SCRIPTS[name], finals) <= 2
+
+    def test_a_final_that_skipped_a_clause_is_decoded_again(self) -> None:
+        """A first decode that skipped the opening clause ("Asterisk is an open source ...
+        operating system.") and aligned the first word it kept over that clause's 7.7 s, as one
+        did after the text prompt "from the PBX.", is decoded again: the final holds the whole
+        prompt, with no word-less stretch left."""
+        from realtime_stt.local.assets import bundled_model_dir
+        from realtime_stt.local.decoder import DecodeRequest, UtteranceDecoder
+        from realtime_stt.local.engine import load_whisper
+        from realtime_stt.local.recovery import recover, skips_speech
+        from realtime_stt.local.utterance import StreamingOptions
+
+        name = "prompt_demo-moreinfo"
+        pad = np.zeros(3200, dtype=np.int16)
+        audio = np.concatenate([pad, natural(name), pad]).astype(np.float32) / np.float32(32768)
+        seconds = audio.size / 16_000
+        model = load_whisper(str(bundled_model_dir()), "cpu", "int8", 2, 1)
+        decoder = UtteranceDecoder(model, "en")
+        options = StreamingOptions().final
+        whole = decoder.decode(audio, dataclasses.replace(options, recover=False), words=True)
+        keys = [NORMALISE(w.word) for w in whole.words]
+        kept = list(whole.words[keys.index("for", 5) :])
+        kept[0] = dataclasses.replace(kept[0], start_s=0.0)
+        skipped = dataclasses.replace(
+            whole, text="".join(w.word for w in kept).strip(), words=tuple(kept)
+        )
+        assert skips_speech(skipped, seconds)
+        request = DecodeRequest(audio, "from the PBX.")
+        result = recover(decoder, request, options, skipped, words=True)
+        assert not skips_speech(result, seconds)
+        final = Final(0, result.text, 0.0, seconds, ())
+        assert errors(SCRIPTS[name], [final]) <= 3, result.text
 
     def test_an_utterance_cut_at_the_length_limit_keeps_both_parts(self) -> None:
         """A 21-s list read with pauses shorter than the endpointer waits for, cut every 5 s:
