@@ -13,6 +13,7 @@ For every word it measures the speech's length (first to last sample above :data
 the VAD and endpointer open an utterance over it with the configured ``vad_sustained_ms`` and
 without it (0: the plain threshold), and the streamed final with the production settings. Words
 with at least :data:`MIN_SPEECH_S` of speech are the ones issue 15 requires to open an utterance.
+``--vad-only`` measures the openings alone, without loading Whisper (a few seconds).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from whisper_normalizer.english import EnglishTextNormalizer
 from bench.local_wer import stream_finals
 from bench.natural_speech import fetch, telephone_prompts
 from bench.wer_scoring import build_stream, plain_normaliser
+from realtime_stt.engine.protocol import Final
 from realtime_stt.local.endpointer import Endpointer, UtteranceStart
 from realtime_stt.local.engine import LocalEngine
 from realtime_stt.local.utterance import StreamingOptions
@@ -121,18 +123,20 @@ def opened_spans(audio: npt.NDArray[np.int16], sustained_ms: int) -> list[tuple[
     return spans
 
 
-def overlaps(spans: list[tuple[float, float]], lo: float, hi: float) -> bool:
+def overlaps(spans: list[tuple[int, int]], lo: int, hi: int) -> bool:
     return any(min(b, hi) > max(a, lo) for a, b in spans)
 
 
-async def measure(name: str, words: list[Word], language: str) -> None:
+async def measure(name: str, words: list[Word], language: str, *, finals_too: bool) -> None:
     lead = np.zeros(int(LEAD_S * RATE), dtype=np.int16)
     stream = build_stream([(np.concatenate([lead, w.audio]), w.text) for w in words], GAP_S)
     sustained = StreamingOptions().vad_sustained_ms
     opened = {ms: opened_spans(stream.audio, ms) for ms in (sustained, 0)}
-    engine = LocalEngine()
-    await engine.start()
-    finals = await stream_finals(engine, stream.audio, language)
+    finals: list[Final] = []
+    if finals_too:
+        engine = LocalEngine()
+        await engine.start()
+        finals = await stream_finals(engine, stream.audio, language)
     normalise = EnglishTextNormalizer() if language == "en" else plain_normaliser
     rows: dict[bool, list[int]] = {True: [0] * 5, False: [0] * 5}
     missed = []
@@ -143,24 +147,24 @@ async def measure(name: str, words: list[Word], language: str) -> None:
         said = normalise(" ".join(texts))
         counts = rows[long_enough]
         counts[0] += 1
-        counts[1] += overlaps([(s, e) for s, e in opened[sustained]], lo, hi)
-        counts[2] += overlaps([(s, e) for s, e in opened[0]], lo, hi)
+        counts[1] += overlaps(opened[sustained], lo, hi)
+        counts[2] += overlaps(opened[0], lo, hi)
         counts[3] += bool(said.strip())
         counts[4] += said == normalise(word.text)
-        if long_enough and not said.strip():
-            missed.append(f"{word.name} ({speech_seconds(word.audio):.2f} s)")
+        if long_enough and not overlaps(opened[sustained], lo, hi):
+            missed.append(f"{word.name} ({speech_seconds(word.audio):.2f} s): opens nothing")
+        elif finals_too and long_enough and not said.strip():
+            missed.append(f"{word.name} ({speech_seconds(word.audio):.2f} s): no final with text")
     for long_enough in (True, False):
         n, with_sustained, plain, with_text, right = rows[long_enough]
         length = f">= {MIN_SPEECH_S}" if long_enough else f"< {MIN_SPEECH_S}"
-        print(
-            f"| {name} | {length} s | {n} | {with_sustained} | {plain} | {with_text} | {right} |",
-            flush=True,
-        )
+        result = f"{with_text} | {right}" if finals_too else "- | -"
+        print(f"| {name} | {length} s | {n} | {with_sustained} | {plain} | {result} |", flush=True)
     for item in missed:
-        print(f"    no final with text: {item}")
+        print(f"    {item}")
 
 
-async def run(sets: list[str]) -> None:
+async def run(sets: list[str], *, finals_too: bool) -> None:
     sustained = StreamingOptions().vad_sustained_ms
     print(
         f"| set | speech | words | opened (sustained {sustained} ms) | opened (plain threshold)"
@@ -168,15 +172,20 @@ async def run(sets: list[str]) -> None:
     )
     print("|---|---|---|---|---|---|---|")
     if "asterisk" in sets:
-        await measure("asterisk (human, 8 kHz)", asterisk_words(), "en")
+        await measure("asterisk (human, 8 kHz)", asterisk_words(), "en", finals_too=finals_too)
     if "swedish" in sets:
-        await measure("Swedish espeak-ng via 8 kHz", swedish_words(), "sv")
+        swedish = swedish_words()
+        await measure("Swedish espeak-ng via 8 kHz", swedish, "sv", finals_too=finals_too)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", default="asterisk,swedish")
-    asyncio.run(run(parser.parse_args().set.split(",")))
+    parser.add_argument(
+        "--vad-only", action="store_true", help="only the VAD and endpointer, no Whisper"
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.set.split(","), finals_too=not args.vad_only))
 
 
 if __name__ == "__main__":
