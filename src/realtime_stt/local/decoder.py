@@ -7,8 +7,8 @@ decodes with ``<|notimestamps|>`` and a token cap proportional to the audio leng
 the repetition loops that unpadded input can otherwise fall into), and takes word times from
 CTranslate2's cross-attention alignment, over the silent tail too, so that words the decoder
 invents after the speech are seen as such. A result that repeats itself, ran past the audio,
-skipped speech or came back empty is decoded again by ``local.recovery``. It uses faster-whisper's public model,
-tokenizer and feature extractor; only the padding step is ours.
+skipped speech or came back empty is decoded again by ``local.recovery``. It uses
+faster-whisper's public model, tokenizer and feature extractor; only the padding step is ours.
 
 Every method blocks for the length of an inference: call it from a worker thread.
 """
