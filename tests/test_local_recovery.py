@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
-from realtime_stt.local.decoder import Decoded, DecodedWord
+from realtime_stt.local.decoder import Decoded, DecodedWord, DecodeOptions, DecodeRequest
 from realtime_stt.local.endpointer import Endpointer, UtteranceEnd, UtteranceStart
 from realtime_stt.local.recovery import (
+    echoes,
     quietest_point,
+    recover,
     skips_speech,
     within_audio,
     without_repeat,
@@ -114,3 +118,57 @@ class TestSustainedStart:
         """Frames under threshold - 0.15 never count toward a sustained start."""
         endpointer = Endpointer(threshold=0.5, min_silence_ms=320, pad_ms=64, sustained_ms=256)
         assert endpointer.feed(np.full(100, 0.3, dtype=np.float32)) == []
+
+
+class TestPromptEcho:
+    def test_a_final_that_reads_back_its_prompt_is_an_echo(self) -> None:
+        """A result that is the end of its prompt read back (three words or more) is an echo;
+        a short answer that happens to end the prompt, or new words, are not."""
+        prompt = "Vi åkte till fjällen för att åka skidor i fem dagar."
+        assert echoes(Decoded("åka skidor i fem dagar", (), 0, 0, 1), prompt)
+        assert echoes(Decoded(prompt, (), 0, 0, 1), prompt)
+        assert not echoes(Decoded("dagar.", (), 0, 0, 1), prompt)
+        assert not echoes(Decoded("Sedan åkte vi hem.", (), 0, 0, 1), prompt)
+        assert not echoes(Decoded("Sedan åkte vi hem.", (), 0, 0, 1), "")
+
+    def test_an_echo_is_decoded_again_without_the_prompt(self) -> None:
+        """The first pass read its prompt back: recovery decodes the utterance again, and the
+        attempt without the prompt, which transcribes the audio, is the final."""
+        prompt = "Vi åkte till fjällen."
+        said = "Sedan åkte vi hem."
+
+        def decoded(text: str) -> Decoded:
+            starts = [0.2 + 0.4 * i for i in range(len(text.split()))]
+            words = tuple(
+                DecodedWord(f" {w}", s, s + 0.3, 0.9)
+                for w, s in zip(text.split(), starts, strict=True)
+            )
+            return Decoded(text, words, 0.0, -0.2, 1.2)
+
+        class Decoder:
+            def __init__(self) -> None:
+                self.contexts: list[str] = []
+
+            def decode_batch(
+                self, requests: Sequence[DecodeRequest], options: DecodeOptions, *, words: bool
+            ) -> list[Decoded]:
+                raise AssertionError
+
+            def decode_pass(
+                self,
+                requests: Sequence[DecodeRequest],
+                options: DecodeOptions,
+                *,
+                words: bool,
+                tail_frames: int = 0,
+                temperature: float = 0.0,
+            ) -> list[Decoded]:
+                (request,) = requests
+                self.contexts.append(request.context)
+                return [decoded(prompt if request.context else said)]
+
+        decoder = Decoder()
+        request = DecodeRequest(np.zeros(32_000, dtype=np.float32), prompt)
+        result = recover(decoder, request, DecodeOptions(), decoded(prompt), words=True)
+        assert result.text == said
+        assert decoder.contexts == [prompt, ""]

@@ -10,7 +10,8 @@ a first decode pass and, when it is not acceptable, decodes the utterance again 
 - it holds no repeat (``local.repetition``), and
 - the decoder did not run past the speech: no word is aligned after the end of the audio, and
 - it skipped none: no stretch of :data:`MAX_WORD_SPAN_S` or more passes without a word starting
-  (a decoder that skips a clause aligns the word after it over the clause's audio).
+  (a decoder that skips a clause aligns the word after it over the clause's audio), and
+- it is no echo of its text prompt (:func:`echoes`).
 
 If no attempt gives an acceptable result, an utterance of :data:`MIN_SPLIT_S` or more is split
 at its quietest point and its halves are decoded on their own.
@@ -85,7 +86,8 @@ def recover(
     """``result``, or a better decode of ``request`` (see the module docstring); blocks."""
     seconds = request.audio.size / SAMPLE_RATE
     trimmed = within_audio(result, seconds)
-    if not options.recover or (trimmed is result and acceptable(result, seconds)):
+    first_ok = acceptable(result, seconds) and not echoes(result, request.context)
+    if not options.recover or (trimmed is result and first_ok):
         return without_repeat(trimmed)
     candidates = [trimmed]
     for tail_frames, temperature, with_context in ATTEMPTS:
@@ -96,10 +98,13 @@ def recover(
             [attempt], options, words=words, tail_frames=tail_frames, temperature=temperature
         )
         within = within_audio(again, seconds)
-        if within is again and acceptable(again, seconds):
+        if within is again and acceptable(again, seconds) and not echoes(again, attempt.context):
             return again
         candidates.append(within)
-    fallback = next((c for c in candidates if acceptable(c, seconds)), None)
+    fallback = next(
+        (c for c in candidates if acceptable(c, seconds) and not echoes(c, request.context)),
+        None,
+    )
     if fallback is not None:
         return fallback
     whole = [c for c in candidates if c.text and repeat_start(c.text.split()) is None]
@@ -138,6 +143,20 @@ def acceptable(result: Decoded, seconds: float) -> bool:
         and repeat_start(result.text.split()) is None
         and not skips_speech(result, seconds)
     )
+
+
+ECHO_MIN_WORDS = 3
+"""An echo is a result that is its prompt's last words read back, this many words at least."""
+
+
+def echoes(result: Decoded, context: str) -> bool:
+    """True when ``result`` only reads back the end of its text prompt (``context``, the previous
+    final), as Whisper sometimes does instead of transcribing the audio (seen on Swedish: a
+    sentence's final was the sentence before it). Such a result is decoded again without the
+    prompt; a sentence really said twice decodes the same without it and is kept then."""
+    said = [normalise(word) for word in result.text.split()]
+    before = [normalise(word) for word in context.split()]
+    return len(said) >= ECHO_MIN_WORDS and before[-len(said) :] == said
 
 
 def skips_speech(result: Decoded, seconds: float) -> bool:
