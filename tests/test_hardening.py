@@ -168,7 +168,8 @@ class TestSlowClients:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         sock.connect(("127.0.0.1", server.port))
-        with connect(server.ws_url, sock=sock, max_queue=1) as stuck:
+        # it never reads the server's close frame either: leaving, it need not wait 10 s for it
+        with connect(server.ws_url, sock=sock, max_queue=1, close_timeout=0.5) as stuck:
             close_codes: list[int] = []
             try:
                 for _ in range(20_000):  # each invalid frame earns an error it never reads
