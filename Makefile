@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock install-check system-deps run test lint format typecheck pytest bench clean jsinstall jsbuild jstest
+.PHONY: install lock install-check system-deps run test test-fast lint format typecheck pytest bench clean jsinstall jsbuild jstest
 
 # The browser client (clients/js): its built client.js and pcm-worklet.js are committed in
 # src/realtime_stt/static/, so `make run` needs no Node; the tests need Node and npm.
@@ -83,10 +83,15 @@ system-deps:
 	bash scripts/install-browser.sh
 	bash scripts/install-redis.sh
 
+# Both tiers (the fast one on the scripted engine, the `model` one on the real Whisper model), with
+# the line coverage of src/realtime_stt in the terminal. `make test-fast` runs the fast tier alone.
 pytest: install system-deps jsinstall
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --cov --cov-report=term
 
 test: lint typecheck jstest pytest
+
+test-fast: install system-deps
+	$(VENV)/bin/pytest -m "not model"
 
 bench: install
 	$(PY) -m bench.local_streaming --streams 1,2,4
