@@ -86,8 +86,9 @@ def recover(
     """``result``, or a better decode of ``request`` (see the module docstring); blocks."""
     seconds = request.audio.size / SAMPLE_RATE
     trimmed = within_audio(result, seconds)
-    first_ok = acceptable(result, seconds) and not echoes(result, request.context)
-    if not options.recover or (trimmed is result and first_ok):
+    if not options.recover or (
+        trimmed is result and acceptable(result, seconds) and not echoes(result, request.context)
+    ):
         return without_repeat(trimmed)
     candidates = [trimmed]
     for tail_frames, temperature, with_context in ATTEMPTS:
